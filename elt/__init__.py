@@ -1,0 +1,1 @@
+"""ELT for the marketing dashboard: orders CSV -> Spark -> raw -> dwh -> mrt in PostgreSQL."""

