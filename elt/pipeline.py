@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 Report = Callable[[str], None]
 TOP_REASONS = 3
+STAGE_LINE_WIDTH = 66
 STAGED_ORDERS = f"{build.STAGING_SCHEMA}.orders"
 STAGED_REJECTS = f"{build.STAGING_SCHEMA}.orders_rejected"
 
@@ -97,7 +98,13 @@ class _Run:
         yield said
         seconds = time.perf_counter() - started
         self.stats.stage_seconds[name] = seconds
-        self.report(f"  {name:<8} {' · '.join(said):<66} {seconds:6.1f} s")
+        text = " · ".join(said)
+        if len(text) <= STAGE_LINE_WIDTH:
+            self.report(f"  {name:<8} {text:<{STAGE_LINE_WIDTH}} {seconds:6.1f} s")
+        else:
+            self.report(f"  {name:<8} {'':<{STAGE_LINE_WIDTH}} {seconds:6.1f} s")
+            for item in said:
+                self.report(f"  {'':<8}   {item}")
 
     def execute(self, input_path: str, spark) -> RunResult:
         """Run every stage in order; any failure leaves the published layers as they were."""

@@ -5,7 +5,9 @@ import logging
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from elt.config import Settings
 
@@ -25,9 +27,19 @@ def build_spark_session(settings: Settings):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    log_path = settings.data_dir / "logs" / "spark.log"
     java_options = f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG}"
-    spark = (
-        SparkSession.builder.appName(APP_NAME)
+    with _stderr_to(log_path):  # the JVM (and its Python workers) keep writing their console noise there
+        spark = _builder(SparkSession, settings, java_options).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    logger.info("spark session on %s (version %s), JVM output in %s", settings.spark_master, spark.version, log_path)
+    return spark
+
+
+def _builder(session_class, settings: Settings, java_options: str):
+    """The session configuration: quiet, UTC, few shuffle partitions."""
+    return (
+        session_class.builder.appName(APP_NAME)
         .master(settings.spark_master)
         .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.driver.extraJavaOptions", java_options)
@@ -37,8 +49,18 @@ def build_spark_session(settings: Settings):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
-    spark.sparkContext.setLogLevel("ERROR")
-    logger.info("spark session on %s (version %s)", settings.spark_master, spark.version)
-    return spark
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 2 at a log file while the JVM starts, so the console shows only our lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

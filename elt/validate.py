@@ -9,7 +9,16 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from elt.contract import BOOLEANS, COLUMNS, COUNTRY_CODES, MIN_QUANTITY, PRICE_PRECISION, PRICE_SCALE, STATUSES
+from elt.contract import (
+    BOOLEANS,
+    COLUMNS,
+    COUNTRY_CODES,
+    MIN_QUANTITY,
+    PRICE_PRECISION,
+    PRICE_SCALE,
+    REQUIRED,
+    STATUSES,
+)
 from elt.extract import RAW_RECORD, SOURCE_FILE
 
 REJECT_REASON = "reject_reason"
@@ -28,6 +37,8 @@ MAX_DECIMALS = rf"^[+-]?\d+(\.\d{{1,{PRICE_SCALE}}})?$"
 MAX_PRICE = f"{'9' * (PRICE_PRECISION - PRICE_SCALE)}.{'9' * PRICE_SCALE}"
 PRICE_TYPE = f"decimal({PRICE_PRECISION},{PRICE_SCALE})"
 
+# Free-text fields the raw layer keeps as read (the warehouse trims and conforms them); empty is null.
+TEXT_AS_READ: tuple[str, ...] = ("email", "first_name", "last_name", "country", "product_category")
 RAW_ORDER_COLUMNS: tuple[str, ...] = (*COLUMNS, SOURCE_FILE)
 REJECT_COLUMNS: tuple[str, ...] = ("order_id", RAW_RECORD, REJECT_REASON, SOURCE_FILE)
 
@@ -43,107 +54,100 @@ def _echo(message: str, value: Column) -> Column:
     return F.concat(F.lit(f"{message}: '"), F.substring(value, 1, ECHO_LENGTH), F.lit("'"))
 
 
-def _required_text(reasons: list[Column], name: str) -> Column:
-    """A required text field: stripped, and rejected when empty."""
-    value = _stripped(name)
-    reasons.append(F.when(value.isNull(), F.lit(f"{name} is missing")))
-    return value
+PARSED = "parsed_"
 
 
-def _rule(reasons: list[Column], value: Column, name: str, parsed: Column, problem: str) -> Column:
-    """Record 'missing' or 'unparseable' for a required field and return its typed value."""
-    reasons.append(F.when(value.isNull(), F.lit(f"{name} is missing")))
-    reasons.append(F.when(value.isNotNull() & parsed.isNull(), _echo(f"{name} {problem}", value)))
-    return parsed
+def _parsed(name: str) -> Column:
+    """The typed value of a field, computed once in `_parse`."""
+    return F.col(PARSED + name)
 
 
-def _ordered_at(reasons: list[Column]) -> Column:
-    """ISO 8601 date-time; without an offset it is UTC (the session time zone)."""
-    value = F.upper(_stripped("ordered_at"))
-    extended = F.regexp_replace(value, BASIC_OFFSET, "$1:$2")  # +0100 -> +01:00, which Spark parses
-    parsed = F.when(value.rlike(ISO_DATE_TIME), extended.try_cast("timestamp"))
-    return _rule(reasons, value, "ordered_at", parsed, "is not an ISO 8601 date-time")
+def _strip(text_df: DataFrame) -> DataFrame:
+    """Step 1: every field without surrounding whitespace (empty becomes null), computed once per row."""
+    return text_df.select(
+        *[_stripped(name).alias(name) for name in COLUMNS],
+        F.col(RAW_RECORD),
+        F.col(SOURCE_FILE),
+        F.col("is_malformed"),
+        *[F.col(name).alias(f"as_read_{name}") for name in TEXT_AS_READ],
+    )
 
 
-def _quantity(reasons: list[Column]) -> Column:
-    """Whole number of at least one."""
-    value = _stripped("quantity")
-    number = F.when(value.rlike(WHOLE_NUMBER), value.try_cast("decimal(38,0)"))
-    parsed = _rule(reasons, value, "quantity", number, "is not a whole number")
-    reasons.append(F.when(parsed < MIN_QUANTITY, _echo(f"quantity must be at least {MIN_QUANTITY}", value)))
-    reasons.append(F.when((parsed >= MIN_QUANTITY) & parsed.try_cast("int").isNull(), _echo("quantity is too large", value)))
-    return F.when(parsed >= MIN_QUANTITY, parsed.try_cast("int"))
+def _parse(stripped_df: DataFrame) -> DataFrame:
+    """Step 2: the typed value of each checked field (null when it does not parse)."""
+    ordered_at = F.upper(F.col("ordered_at"))
+    extended = F.regexp_replace(ordered_at, BASIC_OFFSET, "$1:$2")  # +0100 -> +01:00, which Spark parses
+    quantity, price = F.col("quantity"), F.col("unit_price")
+    status, opt_in = F.lower(F.col("status")), F.lower(F.col("marketing_opt_in"))
+    parsed = {
+        "ordered_at": F.when(ordered_at.rlike(ISO_DATE_TIME), extended.try_cast("timestamp")),
+        "quantity": F.when(quantity.rlike(WHOLE_NUMBER), quantity.try_cast("decimal(38,0)")),
+        "unit_price": F.when(price.rlike(DECIMAL_NUMBER), price.try_cast("decimal(38,10)")),
+        "price_is_precise": price.rlike(MAX_DECIMALS),
+        "status": F.when(status.isin(*STATUSES), status),
+        "marketing_opt_in": F.when(opt_in.isin(*BOOLEANS), opt_in == "true"),
+        "country_is_known": F.upper(F.col("country")).isin(*sorted(COUNTRY_CODES)),
+    }
+    return stripped_df.select("*", *[column.alias(PARSED + name) for name, column in parsed.items()])
 
 
-def _unit_price(reasons: list[Column]) -> Column:
-    """Non-negative decimal with at most two decimals and '.' as separator."""
-    value = _stripped("unit_price")
-    number = F.when(value.rlike(DECIMAL_NUMBER), value.try_cast("decimal(38,10)"))
-    parsed = _rule(reasons, value, "unit_price", number, "is not a number with '.' as decimal separator")
-    too_precise = parsed.isNotNull() & ~value.rlike(MAX_DECIMALS)
-    reasons.append(F.when(parsed < 0, _echo("unit_price must not be negative", value)))
-    reasons.append(F.when(too_precise, _echo(f"unit_price has more than {PRICE_SCALE} decimals", value)))
-    too_large = (parsed >= 0) & ~too_precise & parsed.try_cast(PRICE_TYPE).isNull()
-    reasons.append(F.when(too_large, _echo(f"unit_price is larger than {MAX_PRICE}", value)))
-    return F.when((parsed >= 0) & ~too_precise, parsed.try_cast(PRICE_TYPE))
+def _missing(name: str) -> Column:
+    """Reason for an empty required field."""
+    return F.when(F.col(name).isNull(), F.lit(f"{name} is missing"))
 
 
-def _status(reasons: list[Column]) -> Column:
-    """One of the known statuses, any case; stored lower-case."""
-    value = _stripped("status")
-    parsed = F.when(F.lower(value).isin(*STATUSES), F.lower(value))
-    return _rule(reasons, value, "status", parsed, f"is not {', '.join(STATUSES[:-1])} or {STATUSES[-1]}")
+def _unparseable(name: str, problem: str) -> Column:
+    """Reason for a required field that is present but does not parse."""
+    return F.when(F.col(name).isNotNull() & _parsed(name).isNull(), _echo(f"{name} {problem}", F.col(name)))
 
 
-def _opt_in(reasons: list[Column]) -> Column:
-    """true or false, any case."""
-    value = _stripped("marketing_opt_in")
-    parsed = F.when(F.lower(value).isin(*BOOLEANS), F.lower(value) == "true")
-    return _rule(reasons, value, "marketing_opt_in", parsed, "is not true or false")
-
-
-def _country(reasons: list[Column]) -> Column:
-    """Optional ISO 3166-1 alpha-2 code; kept as read, the warehouse conforms its case."""
-    value = _stripped("country")
-    known = F.upper(value).isin(*sorted(COUNTRY_CODES))
-    reasons.append(F.when(value.isNotNull() & ~known, _echo("country is not an ISO 3166-1 alpha-2 code", value)))
-    return F.col("country")
+def _field_reasons() -> list[Column]:
+    """Step 3: every rule of the contract as a reason column (null when the rule holds)."""
+    quantity, price = _parsed("quantity"), _parsed("unit_price")
+    precise = _parsed("price_is_precise")
+    statuses = f"{', '.join(STATUSES[:-1])} or {STATUSES[-1]}"
+    return [
+        *[_missing(name) for name in COLUMNS if name in REQUIRED],
+        _unparseable("ordered_at", "is not an ISO 8601 date-time"),
+        _unparseable("quantity", "is not a whole number"),
+        F.when(quantity < MIN_QUANTITY, _echo(f"quantity must be at least {MIN_QUANTITY}", F.col("quantity"))),
+        F.when(quantity.try_cast("int").isNull() & (quantity >= MIN_QUANTITY), _echo("quantity is too large", F.col("quantity"))),
+        _unparseable("unit_price", "is not a number with '.' as decimal separator"),
+        F.when(price < 0, _echo("unit_price must not be negative", F.col("unit_price"))),
+        F.when(price.isNotNull() & ~precise, _echo(f"unit_price has more than {PRICE_SCALE} decimals", F.col("unit_price"))),
+        F.when((price >= 0) & precise & price.try_cast(PRICE_TYPE).isNull(), _echo(f"unit_price is larger than {MAX_PRICE}", F.col("unit_price"))),
+        _unparseable("status", f"is not {statuses}"),
+        _unparseable("marketing_opt_in", "is not true or false"),
+        F.when(F.col("country").isNotNull() & ~_parsed("country_is_known"), _echo("country is not an ISO 3166-1 alpha-2 code", F.col("country"))),
+    ]
 
 
 def check_rows(text_df: DataFrame) -> DataFrame:
     """Parse every field and attach the reasons a row breaks the contract (null when it is good)."""
-    reasons: list[Column] = []
-    typed = {
-        "order_id": _required_text(reasons, "order_id"),
-        "ordered_at": _ordered_at(reasons),
-        "customer_id": _required_text(reasons, "customer_id"),
-        "email": _text("email"),
-        "first_name": _text("first_name"),
-        "last_name": _text("last_name"),
-        "country": _country(reasons),
-        "product_category": _text("product_category"),
-        "quantity": _quantity(reasons),
-        "unit_price": _unit_price(reasons),
-        "status": _status(reasons),
-        "marketing_opt_in": _opt_in(reasons),
-    }
-    field_reasons = F.concat_ws(REASON_SEPARATOR, *reasons)
+    parsed_df = _parse(_strip(text_df))
+    field_reasons = F.concat_ws(REASON_SEPARATOR, *_field_reasons())
     reason = (
         F.when(F.col("is_malformed"), F.lit(MALFORMED_REASON))
         .when(F.col(RAW_RECORD).contains("\u0000"), F.lit(NUL_REASON))
         .when(field_reasons != "", field_reasons)
     )
-    return text_df.select(
-        *[column.alias(name) for name, column in typed.items()],
+    quantity, price = _parsed("quantity"), _parsed("unit_price")
+    typed = {
+        "order_id": F.col("order_id"),
+        "ordered_at": _parsed("ordered_at"),
+        "customer_id": F.col("customer_id"),
+        **{name: F.col(f"as_read_{name}") for name in TEXT_AS_READ},
+        "quantity": F.when(quantity >= MIN_QUANTITY, quantity.try_cast("int")),
+        "unit_price": F.when((price >= 0) & _parsed("price_is_precise"), price.try_cast(PRICE_TYPE)),
+        "status": _parsed("status"),
+        "marketing_opt_in": _parsed("marketing_opt_in"),
+    }
+    return parsed_df.select(
+        *[typed[name].alias(name) for name in COLUMNS],
         F.col(RAW_RECORD),
         F.col(SOURCE_FILE),
         reason.alias(REJECT_REASON),
     )
-
-
-def _text(name: str) -> Column:
-    """Optional free text, kept as read; an empty field is null."""
-    return F.when(F.col(name) != "", F.col(name))
 
 
 def resolve_duplicates(checked_df: DataFrame) -> DataFrame:
