@@ -1,0 +1,83 @@
+"""Shared fixtures: one local SparkSession, one real PostgreSQL, a fresh database per test."""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from elt import db, embedded_pg
+from elt.config import PROJECT_ROOT, Settings, load_settings
+
+TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """Settings for tests: defaults, with the test data directory and two local Spark cores."""
+    settings = load_settings({})
+    return replace(settings, data_dir=TEST_DATA_DIR, spark_master="local[2]", spark_driver_memory="1g")
+
+
+@pytest.fixture(scope="session")
+def spark(base_settings: Settings):
+    """The one local SparkSession all tests share."""
+    from elt.spark import build_spark_session
+
+    session = build_spark_session(base_settings)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_url(base_settings: Settings) -> str:
+    """A PostgreSQL server for the tests: TEST_DATABASE_URL, or an embedded one under .data/test."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return db.libpq_url(os.environ["TEST_DATABASE_URL"])
+    return embedded_pg.start(base_settings.data_dir)
+
+
+@pytest.fixture
+def database_url(admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    _admin(admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield db.libpq_url(_with_database(admin_url, name))
+    _admin(admin_url, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def settings(base_settings: Settings, database_url: str) -> Settings:
+    """Settings pointing at this test's own database."""
+    return replace(base_settings, database_url=database_url)
+
+
+def _admin(url: str, statement: sql.Composable) -> None:
+    """Run one statement outside a transaction (create/drop database)."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL with another database name."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def query(url: str, statement: str, params: tuple | dict | None = None) -> list[tuple]:
+    """Rows of one query against a test database."""
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(statement, params)
+        return cur.fetchall()

@@ -1,0 +1,116 @@
+"""End-to-end runs on a hand-made fixture, against a real PostgreSQL and a real local Spark.
+
+Every expected value below was worked out by hand from tests/fixtures/orders_small.csv and the contract
+(business time zone Europe/Amsterdam), not computed by project code.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from elt import pipeline
+from tests.conftest import FIXTURES, query
+
+SMALL = str(FIXTURES / "orders_small.csv")
+UTC = timezone.utc
+
+
+@pytest.fixture
+def lenient(settings):
+    """The fixture rejects 3 of 16 rows on purpose: allow that share."""
+    return replace(settings, max_reject_share=0.5)
+
+
+@pytest.fixture
+def small_run(lenient, spark, database_url):
+    """The fixture loaded once into this test's database."""
+    return pipeline.run(lenient, SMALL, report=lambda line: None, spark=spark)
+
+
+def test_run_counts_rows_rejects_and_duplicates(small_run, database_url):
+    stats = small_run.stats
+    assert (stats.rows_read, stats.rows_loaded, stats.rows_rejected, stats.rows_duplicate) == (16, 12, 3, 1)
+    logged = query(database_url, "select status, rows_read, rows_loaded, rows_rejected, rows_duplicate, error_message from meta.elt_runs")
+    assert logged == [("succeeded", 16, 12, 3, 1, None)]
+    stages = query(database_url, "select stage_seconds from meta.elt_runs")[0][0]
+    assert set(stages) == {"spark", "extract", "load", "dwh", "mrt", "tests", "publish"}
+
+
+def test_rejected_rows_keep_record_and_reason(small_run, database_url):
+    rows = query(database_url, "select order_id, reject_reason, raw_record from raw.orders_rejected order by order_id, raw_record")
+    assert [(r[0], r[1]) for r in rows] == [
+        ("A10", "conflicting duplicate order_id"),
+        ("A10", "conflicting duplicate order_id"),
+        ("A11", "quantity is not a whole number: 'two'"),
+    ]
+    assert rows[2][2] == "A11,2024-12-11T10:00:00Z,C4,sven@example.de,Sven,Schröder,DE,wine,two,25.00,completed,true"
+
+
+def test_february_mart(small_run, database_url):
+    rows = query(database_url, "select * from mrt.customers_february order by customer_id")
+    assert rows == [
+        # C1: A1 (2024-01-31 23:30Z is 1 Feb in Amsterdam), A2, A3; attributes from A14, the latest order, cancelled.
+        ("C1", "anna.latest@example.com", "Anna", "de Vries", "BE", True, 3, Decimal("20.60"),
+         datetime(2024, 1, 31, 23, 30, tzinfo=UTC), datetime(2025, 2, 1, 9, 0, tzinfo=UTC), [2024, 2025]),
+        # C5: A12 and A13 at the same instant: the larger order_id (A13) gives the attributes.
+        ("C5", "e13@example.com", "Renée", 'O"Brien, jr.', "BE", True, 2, Decimal("3.00"),
+         datetime(2024, 2, 20, 10, 0, tzinfo=UTC), datetime(2024, 2, 20, 10, 0, tzinfo=UTC), [2024]),
+    ]
+    # C2 bought on 29 Feb 23:30Z, which is 1 March in Amsterdam; its February order was cancelled.
+
+
+def test_december_mart(small_run, database_url):
+    rows = query(database_url, "select * from mrt.customers_december order by customer_id")
+    assert rows == [
+        # C3: A6 (Dec 2023) and A8 (1 Dec 2024 00:00 +01:00); A7 (31 Dec 23:30Z) is January in Amsterdam.
+        ("C3", "jurgen@example.de", "Jürgen", "Müller", "DE", True, 2, Decimal("52.32"),
+         datetime(2023, 12, 24, 17, 0, tzinfo=UTC), datetime(2024, 11, 30, 23, 0, tzinfo=UTC), [2023, 2024]),
+    ]
+    # C4: A9 refunded, A10 rejected as a conflict, A11 rejected: no December purchase.
+
+
+def test_orders_by_month_fills_gaps_with_zeros(small_run, database_url):
+    rows = query(database_url, "select month, order_count, customer_count, revenue from mrt.orders_by_month order by month")
+    expected = {
+        date(2023, 12, 1): (1, 1, Decimal("39.98")),
+        date(2024, 1, 1): (1, 1, Decimal("5.00")),
+        date(2024, 2, 1): (4, 2, Decimal("23.30")),
+        date(2024, 3, 1): (1, 1, Decimal("99.99")),
+        date(2024, 12, 1): (1, 1, Decimal("12.34")),
+        date(2025, 2, 1): (1, 1, Decimal("0.30")),
+    }
+    months = [date(2023, 12, 1)] + [date(2024, m, 1) for m in range(1, 13)] + [date(2025, m, 1) for m in (1, 2, 3)]
+    assert rows == [(m, *expected.get(m, (0, 0, Decimal("0.00")))) for m in months]
+
+
+def test_dwh_customers_current_attributes_and_lifetime(small_run, database_url):
+    rows = query(
+        database_url,
+        "select customer_id, email, country, marketing_opt_in, order_count, purchase_count, revenue "
+        "from dwh.customers order by customer_id",
+    )
+    assert rows == [
+        ("C1", "anna.latest@example.com", "BE", True, 4, 3, Decimal("20.60")),
+        ("C2", "zoe@example.be", "BE", True, 2, 1, Decimal("99.99")),
+        ("C3", "jurgen@example.de", "DE", True, 3, 3, Decimal("57.32")),
+        ("C4", "sven@example.de", "DE", True, 1, 0, Decimal("0.00")),
+        ("C5", "e13@example.com", "BE", True, 2, 2, Decimal("3.00")),
+    ]
+
+
+def test_raw_keeps_values_as_read_with_lineage(small_run, database_url):
+    rows = query(database_url, "select email, country, status, run_id, source_file from raw.orders where order_id = 'A1'")
+    assert rows[0][:3] == ("Anna@Example.com ", "nl", "completed")
+    assert rows[0][3] == small_run.run_id
+    assert rows[0][4].endswith("orders_small.csv")
+
+
+def test_business_time_zone_is_configurable(lenient, spark, database_url):
+    utc = replace(lenient, business_time_zone="UTC")
+    pipeline.run(utc, SMALL, report=lambda line: None, spark=spark)
+    feb = query(database_url, "select customer_id, order_count from mrt.customers_february order by customer_id")
+    # In UTC, A1 (2024-01-31 23:30Z) is January and A4 (2024-02-29 23:30Z) is February.
+    assert feb == [("C1", 2), ("C2", 1), ("C5", 2)]
