@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from typing import Iterator
+from urllib.parse import unquote
 
 import psycopg2
 import psycopg2.extensions
@@ -45,7 +46,7 @@ def libpq_url(url: str) -> str:
 def masked(url: str) -> str:
     """The URL safe to print: the password replaced by ***."""
     try:
-        return _parse(url).set(drivername="postgresql").render_as_string(hide_password=True)
+        return unquote(_parse(url).set(drivername="postgresql").render_as_string(hide_password=True))
     except ConfigError:
         return "<invalid DATABASE_URL>"
 

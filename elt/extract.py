@@ -28,6 +28,16 @@ CSV_OPTIONS = {
     "columnNameOfCorruptRecord": CORRUPT_COLUMN,
 }
 
+# Rebuilding a record keeps the fields' surrounding spaces (Spark's CSV writer trims them by default).
+REBUILD_OPTIONS = {
+    "quote": '"',
+    "escape": '"',
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
+ONLY_BOM_OR_BLANK = b"\xef\xbb\xbf \t\r\n"
+HEAD_BYTES = 64
+
 
 def check_input_exists(path: str) -> None:
     """Fail early with one line when a local input path does not exist or is not readable."""
@@ -39,23 +49,36 @@ def check_input_exists(path: str) -> None:
         raise InputError(f"input file not found: {path}")
     if local.is_dir() and not any(child.is_file() for child in local.iterdir()):
         raise InputError(f"input directory has no files: {path}")
-    if local.is_file() and local.stat().st_size == 0:
+    if local.is_file() and _is_blank(local):
         raise InputError(f"input file is empty (no header row): {path}")
 
 
+def _is_blank(path: Path) -> bool:
+    """Whether a file holds nothing but a BOM and whitespace (read from its start only)."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    return head.strip(ONLY_BOM_OR_BLANK) == b"" and path.stat().st_size <= HEAD_BYTES
+
+
 def read_header(spark: SparkSession, path: str) -> list[str]:
-    """The header row's column names, checked against the contract."""
+    """The header row's column names as written in the file, after checking them against the contract."""
     try:
         first = spark.read.options(**CSV_OPTIONS).option("header", "false").csv(path).first()
     except AnalysisException as exc:
         raise InputError(f"cannot read input {path}: {_first_line(exc)}") from None
     if first is None:
         raise InputError(f"input is empty (no header row): {path}")
-    return check_header([value or "" for value in first])
+    names = [value or "" for value in first]
+    check_header(names)
+    return names
 
 
 def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
-    """All fields as text in contract order, plus the raw record text and the source file of each row."""
+    """All fields as text in contract order, plus the raw record text and the source file of each row.
+
+    `header` is the file's header as `read_header` returned it (names as written, e.g. with spaces); Spark
+    checks every file's header against it by position, and the columns are then selected by contract name.
+    """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
         + [T.StructField(CORRUPT_COLUMN, T.StringType())]
@@ -67,10 +90,12 @@ def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
         .schema(schema)
         .csv(path)
     )
+    as_written = dict(zip(check_header(header), header))
+    fields = [F.col(f"`{name}`") for name in header]
     # Well-formed rows have no corrupt-record text: rebuild their record from the fields, in file order.
-    rebuilt = F.to_csv(F.struct(*[F.col(name) for name in header]), {"quote": '"', "escape": '"'})
+    rebuilt = F.to_csv(F.struct(*fields), REBUILD_OPTIONS)
     return raw_df.select(
-        *[F.col(name) for name in COLUMNS],
+        *[F.col(f"`{as_written[name]}`").alias(name) for name in COLUMNS],
         F.coalesce(F.col(CORRUPT_COLUMN), rebuilt).alias(RAW_RECORD),
         F.col(CORRUPT_COLUMN).isNotNull().alias("is_malformed"),
         F.col("_metadata.file_path").alias(SOURCE_FILE),

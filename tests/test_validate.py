@@ -51,6 +51,11 @@ GOOD: dict[str, str | None] = {
 }
 
 
+def utc(*parts: int) -> datetime:
+    """An instant written as UTC wall-clock parts."""
+    return datetime(*parts, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class TextRow:
     """One row as extract delivers it: every field as text (None when empty)."""
@@ -64,22 +69,22 @@ class TextRow:
         return (*[self.fields[name] for name in FIELDS], self.raw_record, self.is_malformed, self.source_file)
 
 
-def row(order_id: str | None, *, malformed: bool = False, source: str = SOURCE, **changes: str | None) -> TextRow:
+def row(order_id: str | None, *, source: str = SOURCE, **changes: str | None) -> TextRow:
     """A good order with some fields changed; its raw record is the CSV line of its fields."""
     fields = {"order_id": order_id, **GOOD, **changes}
     line = ",".join("" if fields[name] is None else str(fields[name]) for name in FIELDS)
-    return TextRow(fields, line, malformed, source)
+    return TextRow(fields, line, source_file=source)
 
 
 # Rows that must be accepted, with the typed value of the field under test.
 ACCEPTS: list[tuple[TextRow, str, Any]] = [
-    (row("ts-zulu"), "ordered_at", datetime(2024, 2, 14, 19, 22, 5, tzinfo=UTC)),
-    (row("ts-offset", ordered_at="2024-02-14T19:22:05+01:00"), "ordered_at", datetime(2024, 2, 14, 18, 22, 5, tzinfo=UTC)),
-    (row("ts-basic-offset", ordered_at="2024-02-14T19:22:05+0100"), "ordered_at", datetime(2024, 2, 14, 18, 22, 5, tzinfo=UTC)),
-    (row("ts-west-offset", ordered_at="2024-02-14T21:40:00-05:30"), "ordered_at", datetime(2024, 2, 15, 3, 10, 0, tzinfo=UTC)),
-    (row("ts-no-offset", ordered_at="2024-02-14T19:22:05"), "ordered_at", datetime(2024, 2, 14, 19, 22, 5, tzinfo=UTC)),
-    (row("ts-fraction", ordered_at="2024-02-14T19:22:05.250Z"), "ordered_at", datetime(2024, 2, 14, 19, 22, 5, 250000, tzinfo=UTC)),
-    (row("ts-leap-day", ordered_at="2024-02-29T23:59:59Z"), "ordered_at", datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)),
+    (row("ts-zulu"), "ordered_at", utc(2024, 2, 14, 19, 22, 5)),
+    (row("ts-offset", ordered_at="2024-02-14T19:22:05+01:00"), "ordered_at", utc(2024, 2, 14, 18, 22, 5)),
+    (row("ts-basic-offset", ordered_at="2024-02-14T19:22:05+0100"), "ordered_at", utc(2024, 2, 14, 18, 22, 5)),
+    (row("ts-west-offset", ordered_at="2024-02-14T21:40:00-05:30"), "ordered_at", utc(2024, 2, 15, 3, 10, 0)),
+    (row("ts-no-offset", ordered_at="2024-02-14T19:22:05"), "ordered_at", utc(2024, 2, 14, 19, 22, 5)),
+    (row("ts-fraction", ordered_at="2024-02-14T19:22:05.250Z"), "ordered_at", utc(2024, 2, 14, 19, 22, 5, 250000)),
+    (row("ts-leap-day", ordered_at="2024-02-29T23:59:59Z"), "ordered_at", utc(2024, 2, 29, 23, 59, 59)),
     (row("qty-one", quantity="1"), "quantity", 1),
     (row("qty-padded", quantity=" 3 "), "quantity", 3),
     (row("qty-int-max", quantity="2147483647"), "quantity", 2147483647),
@@ -145,7 +150,8 @@ REJECTS: list[tuple[TextRow, str, str | None]] = [
 TWO_BAD = row("r-two-bad", quantity="0", status="shipped")
 THREE_BAD = row("r-three-bad", customer_id=None, unit_price="12,50", marketing_opt_in="yes")
 MALFORMED_SHORT = TextRow(
-    {**{name: None for name in FIELDS}, "order_id": "r-short", "ordered_at": "2024-02-14T19:22:05Z", "customer_id": "C-1"},
+    {name: None for name in FIELDS}
+    | {"order_id": "r-short", "ordered_at": "2024-02-14T19:22:05Z", "customer_id": "C-1"},
     "r-short,2024-02-14T19:22:05Z,C-1",
     is_malformed=True,
 )
@@ -155,8 +161,22 @@ MALFORMED_LONG = TextRow(_LONG.fields, _LONG.raw_record + ",extra", is_malformed
 # Duplicates and conflicts, grouped by order_id.
 EXACT_COPIES = [row("dup-exact"), row("dup-exact"), row("dup-exact")]
 COPIES_AFTER_TYPING = [
-    row("dup-typed", ordered_at="2024-02-14T19:22:05+01:00", quantity=" 2", unit_price="12.5", status="Completed", marketing_opt_in="TRUE"),
-    row(" dup-typed", ordered_at="2024-02-14T18:22:05Z", quantity="2", unit_price="12.50", status="completed", marketing_opt_in="true"),
+    row(
+        "dup-typed",
+        ordered_at="2024-02-14T19:22:05+01:00",
+        quantity=" 2",
+        unit_price="12.5",
+        status="Completed",
+        marketing_opt_in="TRUE",
+    ),
+    row(
+        " dup-typed",
+        ordered_at="2024-02-14T18:22:05Z",
+        quantity="2",
+        unit_price="12.50",
+        status="completed",
+        marketing_opt_in="true",
+    ),
 ]
 COPIES_WITH_NULLS = [row("dup-nulls", email=None, country=None), row("dup-nulls", email=None, country=None)]
 COPIES_FROM_TWO_FILES = [row("dup-files"), row("dup-files", source=OTHER_SOURCE)]
@@ -167,7 +187,11 @@ CONFLICT_NAME_CASE = [row("conflict-case", first_name="Ann"), row("conflict-case
 GOOD_WITH_BAD_SIBLING = [row("sibling-bad"), row("sibling-bad", quantity="0")]
 GOOD_WITH_MALFORMED_SIBLING = [
     row("sibling-malformed"),
-    TextRow({**GOOD, "order_id": "sibling-malformed", "email": None}, "sibling-malformed,2024-02-14T19:22:05Z,C-1,,,", True),
+    TextRow(
+        {**GOOD, "order_id": "sibling-malformed", "email": None},
+        "sibling-malformed,2024-02-14T19:22:05Z,C-1,,,",
+        is_malformed=True,
+    ),
 ]
 COPIES_WITH_BAD_SIBLING = [row("sibling-copies"), row("sibling-copies"), row("sibling-copies", status="shipped")]
 
@@ -276,7 +300,8 @@ def test_validated_rows_have_the_typed_columns(outcome: Outcome) -> None:
     assert isinstance(types["quantity"], T.IntegerType)
     assert types["unit_price"] == T.DecimalType(12, 2)
     assert isinstance(types["marketing_opt_in"], T.BooleanType)
-    assert all(isinstance(types[name], T.StringType) for name in ("order_id", "customer_id", "email", "status", "country"))
+    text_columns = ("order_id", "customer_id", "email", "status", "country")
+    assert all(isinstance(types[name], T.StringType) for name in text_columns)
 
 
 def test_every_input_row_comes_out_once(outcome: Outcome) -> None:
@@ -284,7 +309,9 @@ def test_every_input_row_comes_out_once(outcome: Outcome) -> None:
 
 
 @pytest.mark.parametrize(("text_row", "field", "expected"), ACCEPTS, ids=_ids(ACCEPTS))
-def test_good_value_is_accepted_with_its_typed_value(outcome: Outcome, text_row: TextRow, field: str, expected: Any) -> None:
+def test_good_value_is_accepted_with_its_typed_value(
+    outcome: Outcome, text_row: TextRow, field: str, expected: Any
+) -> None:
     result = outcome.by_raw(text_row)
 
     assert result["reject_reason"] is None
@@ -438,7 +465,9 @@ def test_rejected_has_every_bad_row_with_its_raw_record_and_reason(outcome: Outc
     assert {"order_id", "raw_record", "reject_reason", "source_file"} <= set(outcome.rejected[0])
 
 
-@pytest.mark.parametrize("text_row", [REJECTS[0][0], MALFORMED_LONG, CONFLICT_STATUS[1]], ids=["missing-order-id", "malformed", "conflict"])
+@pytest.mark.parametrize(
+    "text_row", [REJECTS[0][0], MALFORMED_LONG, CONFLICT_STATUS[1]], ids=["missing-order-id", "malformed", "conflict"]
+)
 def test_rejected_row_keeps_its_raw_record(outcome: Outcome, text_row: TextRow) -> None:
     found = [result for result in outcome.rejected if result["raw_record"] == text_row.raw_record]
 
