@@ -39,6 +39,13 @@ ONLY_BOM_OR_BLANK = b"\xef\xbb\xbf \t\r\n"
 HEAD_BYTES = 64
 
 
+def absolute_input(path: str) -> str:
+    """A local input path made absolute (so the run log names the file unambiguously); URLs unchanged."""
+    if urlparse(path).scheme in ("", "file") and not path.startswith("file:"):
+        return str(Path(path).expanduser().resolve())
+    return path
+
+
 def check_input_exists(path: str) -> None:
     """Fail early with one line when a local input path does not exist or is not readable."""
     parsed = urlparse(path)

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from elt import build, db, runlog
 from elt.config import SAMPLE_PATH, Settings
 from elt.errors import EltError, InputError, TooManyRejects
-from elt.extract import check_input_exists, read_header, read_orders
+from elt.extract import absolute_input, check_input_exists, read_header, read_orders
 from elt.load import copy_into
 from elt.lock import run_lock
 from elt.spark import build_spark_session
@@ -49,7 +49,7 @@ def run(
     spark=None,
 ) -> RunResult:
     """Run the whole ELT once. Raises EltError (one line) for every expected failure."""
-    input_path = input_path or str(SAMPLE_PATH)
+    input_path = absolute_input(input_path or str(SAMPLE_PATH))
     url = db.resolve_url(settings)
     with run_lock(url) as log_conn:
         runlog.ensure_schema(log_conn)

@@ -29,23 +29,11 @@ from statistics import NormalDist
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from elt.contract import COLUMNS
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SEED: int = 42
-COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "country",
-    "product_category",
-    "quantity",
-    "unit_price",
-    "status",
-    "marketing_opt_in",
-)
 
 # --- Time range and rendering -------------------------------------------------
 LOCAL_TZ = ZoneInfo("Europe/Amsterdam")

@@ -124,7 +124,9 @@ def _field_reasons() -> list[Column]:
 
 def check_rows(text_df: DataFrame) -> DataFrame:
     """Parse every field and attach the reasons a row breaks the contract (null when it is good)."""
-    parsed_df = _parse(_strip(text_df))
+    # Spread the rows over the cores by order_id: parsing runs in parallel (a multi-line CSV is read by one
+    # task), and the duplicate check in resolve_duplicates needs exactly this partitioning, so no second shuffle.
+    parsed_df = _parse(_strip(text_df).repartition("order_id"))
     field_reasons = F.concat_ws(REASON_SEPARATOR, *_field_reasons())
     reason = (
         F.when(F.col("is_malformed"), F.lit(MALFORMED_REASON))
@@ -151,16 +153,16 @@ def check_rows(text_df: DataFrame) -> DataFrame:
 
 
 def resolve_duplicates(checked_df: DataFrame) -> DataFrame:
-    """Keep one of identical copies of an order; reject every row of an order_id whose copies differ."""
+    """Keep one of identical copies of an order; reject every row of an order_id whose copies differ.
+
+    Only good rows take part: aggregates skip the nulls that rejected rows contribute, and good rows rank first.
+    """
     is_good = F.col(REJECT_REASON).isNull()
-    # Rejected rows get a key of their own so they never join a group of good rows.
-    group_key = F.when(is_good, F.col("order_id")).otherwise(F.concat(F.lit("\u0000"), F.col(RAW_RECORD)))
-    keyed_df = checked_df.withColumn("_group", group_key)
-    fields = F.struct(*[F.col(name) for name in COLUMNS])
-    group = Window.partitionBy("_group")
-    in_order = group.orderBy(F.col(SOURCE_FILE), F.col(RAW_RECORD))
-    is_conflict = is_good & ~F.min(fields).over(group).eqNullSafe(F.max(fields).over(group))
-    return keyed_df.select(
+    good_fields = F.when(is_good, F.struct(*[F.col(name) for name in COLUMNS]))
+    group = Window.partitionBy("order_id")
+    in_order = group.orderBy(is_good.desc(), F.col(SOURCE_FILE), F.col(RAW_RECORD))
+    is_conflict = is_good & ~F.min(good_fields).over(group).eqNullSafe(F.max(good_fields).over(group))
+    return checked_df.select(
         *[F.col(name) for name in COLUMNS],
         F.col(RAW_RECORD),
         F.col(SOURCE_FILE),

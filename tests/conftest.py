@@ -16,6 +16,21 @@ from elt.config import PROJECT_ROOT, Settings, load_settings
 
 TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"
 FIXTURES = Path(__file__).parent / "fixtures"
+# The contract's header, written out by hand (not imported from elt.contract) so tests check the code against it.
+CONTRACT_HEADER: tuple[str, ...] = (
+    "order_id",
+    "ordered_at",
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "country",
+    "product_category",
+    "quantity",
+    "unit_price",
+    "status",
+    "marketing_opt_in",
+)
 
 
 @pytest.fixture(scope="session")

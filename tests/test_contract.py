@@ -8,21 +8,9 @@ import pytest
 
 from elt.contract import COLUMNS, check_header
 from elt.errors import InputError
+from tests.conftest import CONTRACT_HEADER
 
-CONTRACT_COLUMNS = [
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "country",
-    "product_category",
-    "quantity",
-    "unit_price",
-    "status",
-    "marketing_opt_in",
-]
+CONTRACT_COLUMNS = list(CONTRACT_HEADER)
 
 
 def _header_error(names: list[str]) -> str:

@@ -14,21 +14,9 @@ from pyspark.sql import SparkSession
 from elt.errors import InputError
 from elt.extract import check_input_exists, read_header, read_orders
 from elt.validate import rejected, validate
+from tests.conftest import CONTRACT_HEADER
 
-HEADER = [
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "country",
-    "product_category",
-    "quantity",
-    "unit_price",
-    "status",
-    "marketing_opt_in",
-]
+HEADER = list(CONTRACT_HEADER)
 BOM = b"\xef\xbb\xbf"
 GOOD_LINE = "E-1,2024-02-14T19:22:05+01:00,C-1,ann@example.nl,Ann,de Vries,NL,books,2,12.50,completed,true"
 SECOND_LINE = "E-2,2024-03-01T08:00:00Z,C-2,,Bob,,be,,1,7,Cancelled,FALSE"

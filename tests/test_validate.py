@@ -16,21 +16,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from elt.validate import accepted, rejected, validate
+from tests.conftest import CONTRACT_HEADER
 
-FIELDS = (
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "country",
-    "product_category",
-    "quantity",
-    "unit_price",
-    "status",
-    "marketing_opt_in",
-)
+FIELDS = CONTRACT_HEADER
 SOURCE = "file:/input/orders.csv"
 OTHER_SOURCE = "file:/input/orders_resend.csv"
 CONFLICT = "conflicting duplicate order_id"
