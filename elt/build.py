@@ -90,11 +90,15 @@ def _existing_schemas(cur) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
-def swap_in_staging(cur, run_id: int, business_time_zone: str) -> None:
-    """Inside the build transaction: set the published layers aside and make the staged raw layer `raw`."""
+def swap_in_staging(cur, run_id: int, input_path: str, business_time_zone: str) -> None:
+    """Inside the build transaction: set the published layers aside and make the staged raw layer `raw`.
+
+    Also hands the models their parameters as transaction-local settings (read with current_setting).
+    """
     cur.execute("set local lock_timeout = %s", (LOCK_TIMEOUT,))
     cur.execute("set local client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
-    cur.execute("select set_config('elt.business_time_zone', %s, true)", (business_time_zone,))
+    for name, value in (("run_id", str(run_id)), ("input_path", input_path), ("business_time_zone", business_time_zone)):
+        cur.execute("select set_config(%s, %s, true)", (f"elt.{name}", value))
     existing = _existing_schemas(cur)
     for layer in PUBLISHED_LAYERS:
         if layer in existing:

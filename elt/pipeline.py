@@ -109,6 +109,7 @@ class _Run:
     def execute(self, input_path: str, spark) -> RunResult:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
+        self.input_path = input_path
         check_input_exists(input_path)
         with db.connection(self.url) as conn:
             build.check_time_zone(conn, self.settings.business_time_zone)
@@ -155,7 +156,7 @@ class _Run:
         conn = db.connect(self.url, application_name="elt-build")
         try:
             with conn.cursor() as cur:
-                build.swap_in_staging(cur, self.run_id, self.settings.business_time_zone)
+                build.swap_in_staging(cur, self.run_id, self.input_path, self.settings.business_time_zone)
                 for layer in ("dwh", "mrt"):
                     self.build_layer(cur, layer)
                 with self.stage("tests") as said:

@@ -114,3 +114,8 @@ def test_business_time_zone_is_configurable(lenient, spark, database_url):
     feb = query(database_url, "select customer_id, order_count from mrt.customers_february order by customer_id")
     # In UTC, A1 (2024-01-31 23:30Z) is January and A4 (2024-02-29 23:30Z) is February.
     assert feb == [("C1", 2), ("C2", 1), ("C5", 2)]
+
+
+def test_publication_names_the_run_and_file(small_run, database_url):
+    rows = query(database_url, "select run_id, input_path, business_time_zone, order_count from mrt.publication")
+    assert rows == [(small_run.run_id, SMALL, "Europe/Amsterdam", 12)]
