@@ -1,6 +1,19 @@
-"""The dashboard's router and shared frame. The pages arrive with the dashboard issue; until then one page says so."""
+"""The dashboard's router and shared frame: navigation over pages/ and the sidebar. Nothing else."""
 import streamlit as st
 
+from dashboard import frame
+
 st.set_page_config(page_title="Seasonal audiences", page_icon="🎁", layout="wide")
-navigation = st.navigation([st.Page("pages/overview.py", title="Overview", default=True)])
+navigation = st.navigation(
+    {
+        "Audiences": [
+            st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
+            st.Page("pages/february.py", title="February customers", icon="💝"),
+            st.Page("pages/december.py", title="December customers", icon="🎄"),
+            st.Page("pages/orders_by_month.py", title="Orders by month", icon="📈"),
+        ],
+        "Data team": [st.Page("pages/data_pipeline.py", title="Data pipeline", icon="🛠️")],
+    }
+)
+frame.sidebar()
 navigation.run()

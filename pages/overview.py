@@ -1,8 +1,29 @@
-"""Placeholder overview page until the dashboard is built."""
+"""Overview: how fresh the data is, the headline numbers, and where to go next."""
 import streamlit as st
 
+from dashboard import data, frame
+
 st.title("Seasonal audiences")
+st.caption("Customers who bought for Valentine's (February) and Christmas (December), ready to download for a campaign.")
+publication = frame.require_data()
+
 st.info(
-    "The dashboard is not built yet. The data is: run `make run` (or `python -m elt run`) and query the marts "
-    "`mrt.customers_february`, `mrt.customers_december` and `mrt.orders_by_month` with psql (`make db` shows how)."
+    f"Data from **{publication.input_path.rsplit('/', 1)[-1]}**, published {frame.age(publication.published_at)} "
+    f"({publication.published_at:%Y-%m-%d %H:%M} UTC, run {publication.run_id})."
 )
+numbers = data.headline(publication.run_id)
+customers, purchases, revenue = st.columns(3)
+customers.metric("Customers", f"{int(numbers['customers']):,}")
+purchases.metric("Purchases", f"{int(numbers['purchases']):,}", help="Completed orders.")
+revenue.metric("Revenue", f"€ {numbers['revenue']:,.2f}", help="Quantity × unit price of purchases, in EUR.")
+
+february, december = st.columns(2)
+with february.container(border=True):
+    st.metric("February audience", f"{int(numbers['february']):,} customers")
+    st.caption(f"{int(numbers['february_opted_in']):,} of them opted in to marketing.")
+    st.page_link("pages/february.py", label="Open February customers", icon="💝")
+with december.container(border=True):
+    st.metric("December audience", f"{int(numbers['december']):,} customers")
+    st.caption(f"{int(numbers['december_opted_in']):,} of them opted in to marketing.")
+    st.page_link("pages/december.py", label="Open December customers", icon="🎄")
+st.page_link("pages/orders_by_month.py", label="See orders by month", icon="📈")

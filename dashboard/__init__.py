@@ -1,0 +1,1 @@
+"""The Streamlit dashboard's building blocks: data access, export rules, charts, the shared frame."""

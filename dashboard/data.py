@@ -1,0 +1,308 @@
+"""All database access of the dashboard: one engine, parameterised queries, caches keyed on the published run.
+
+Every cached read takes `version` (the run id in `mrt.publication`) as its first argument: after a new run has
+been published, by this app or from the command line, the next page view asks with a new version and reads fresh
+data; while nothing changed, nobody waits on the database.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from dashboard.audience import FORMULA_START, MARTS, AudienceFilter, like_pattern
+from elt import db, lock
+from elt.config import load_settings
+from elt.errors import EltError
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_PAGE_SIZE = 50
+DATA_TTL = "1h"
+RUNS_TTL = "3s"
+CONNECT_TIMEOUT_SECONDS = 5
+UTF8_BOM = b"\xef\xbb\xbf"
+MISSING_TABLE = "42P01"
+MISSING_SCHEMA = "3F000"
+
+
+class Unavailable(Exception):
+    """The database cannot be reached; the message names the host, never the password."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The run whose data is published, and when."""
+
+    run_id: int
+    input_path: str
+    published_at: datetime
+    business_time_zone: str
+    order_count: int
+
+
+def database_url() -> str:
+    """DATABASE_URL from the environment or .streamlit/secrets.toml, else the embedded PostgreSQL."""
+    settings = load_settings()
+    configured = settings.database_url or _secret("DATABASE_URL")
+    try:
+        return db.libpq_url(configured) if configured else db.resolve_url(settings)
+    except EltError as exc:
+        raise Unavailable(str(exc)) from None
+
+
+def _secret(name: str) -> str | None:
+    """A top-level value of .streamlit/secrets.toml, or None when there is no such file or key."""
+    try:
+        return st.secrets.get(name)
+    except Exception:  # noqa: BLE001 - no secrets file is a normal state
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def engine() -> sa.Engine:
+    """The one connection pool of this app."""
+    url = database_url()
+    return sa.create_engine(
+        db.sqlalchemy_url(url),
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "dashboard"},
+    )
+
+
+def _fetch(sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run one parameterised query; connection failures become Unavailable with the host only."""
+    try:
+        with engine().connect() as conn:
+            result = conn.exec_driver_sql(sql, params or {})
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    except sa.exc.OperationalError as exc:
+        url = database_url()
+        logger.warning("database unreachable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+        raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
+
+
+def _fetch_or_empty(sql: str, params: dict | None = None) -> pd.DataFrame | None:
+    """Like _fetch, but None when the tables do not exist yet (no run has published)."""
+    try:
+        return _fetch(sql, params)
+    except sa.exc.ProgrammingError as exc:
+        if getattr(exc.orig, "pgcode", None) in (MISSING_TABLE, MISSING_SCHEMA):
+            return None
+        raise
+
+
+def publication() -> Publication | None:
+    """The published run, read fresh on every page view (one tiny row); None before the first run."""
+    rows = _fetch_or_empty(
+        "select run_id, input_path, published_at, business_time_zone, order_count from mrt.publication"
+    )
+    if rows is None or rows.empty:
+        return None
+    row = rows.iloc[0]
+    return Publication(int(row.run_id), row.input_path, row.published_at.to_pydatetime(), row.business_time_zone, int(row.order_count))
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def headline(version: int) -> dict[str, float]:
+    """Headline numbers of the published data."""
+    frame = _fetch(
+        """
+        select
+            (select count(*) from dwh.customers) as customers,
+            (select coalesce(sum(order_count), 0) from mrt.orders_by_month) as purchases,
+            (select coalesce(sum(revenue), 0) from mrt.orders_by_month) as revenue,
+            (select count(*) from mrt.customers_february) as february,
+            (select count(*) from mrt.customers_february where marketing_opt_in) as february_opted_in,
+            (select count(*) from mrt.customers_december) as december,
+            (select count(*) from mrt.customers_december where marketing_opt_in) as december_opted_in
+        """
+    )
+    return {name: frame.iloc[0][name] for name in frame.columns}
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def filter_options(version: int, slug: str) -> tuple[list[int], list[str]]:
+    """The years with purchases in the mart's month, and the countries in the mart."""
+    mart = MARTS[slug]
+    years = _fetch(
+        "select distinct order_year from mrt.customer_month_purchases where order_month_of_year = %(month)s order by 1",
+        {"month": mart.month_of_year},
+    )
+    countries = _fetch(f"select distinct country from {mart.table} where country is not null order by 1")
+    return [int(y) for y in years.order_year], list(countries.country)
+
+
+def _audience_sql(slug: str, audience: AudienceFilter) -> tuple[str, dict]:
+    """The filtered audience as SQL with parameters. Table names come from MARTS, never from user input."""
+    mart = MARTS[slug]
+    params: dict = {"month": mart.month_of_year}
+    source = mart.table
+    if audience.years:
+        # Counts and revenue for the chosen years only, from the customer x year x month mart.
+        params["years"] = list(audience.years)
+        source = f"""(
+            select mart.customer_id, mart.email, mart.first_name, mart.last_name, mart.country,
+                   mart.marketing_opt_in, per_year.order_count, per_year.revenue, per_year.first_order_at,
+                   per_year.last_order_at, per_year.years
+            from (
+                select customer_id, sum(order_count)::integer as order_count, sum(revenue) as revenue,
+                       min(first_order_at) as first_order_at, max(last_order_at) as last_order_at,
+                       array_agg(order_year order by order_year) as years
+                from mrt.customer_month_purchases
+                where order_month_of_year = %(month)s and order_year = any(%(years)s)
+                group by customer_id
+            ) as per_year
+            inner join {mart.table} as mart on mart.customer_id = per_year.customer_id
+        )"""
+    conditions = ["true"]
+    if audience.countries:
+        conditions.append("country = any(%(countries)s)")
+        params["countries"] = list(audience.countries)
+    if audience.opted_in_only:
+        conditions.append("marketing_opt_in")
+    if audience.min_orders > 1:
+        conditions.append("order_count >= %(min_orders)s")
+        params["min_orders"] = audience.min_orders
+    if audience.min_revenue > 0:
+        conditions.append("revenue >= %(min_revenue)s")
+        params["min_revenue"] = audience.min_revenue
+    if audience.search.strip():
+        conditions.append("concat_ws(' ', first_name, last_name, email) ilike %(pattern)s")
+        params["pattern"] = like_pattern(audience.search.strip())
+    return f"select * from {source} as audience where {' and '.join(conditions)}", params
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False, max_entries=500)
+def audience_summary(version: int, slug: str, audience: AudienceFilter) -> dict[str, float]:
+    """Size, purchases and revenue of the filtered audience."""
+    sql, params = _audience_sql(slug, audience)
+    frame = _fetch(
+        f"select count(*) as customers, coalesce(sum(order_count), 0) as orders, "
+        f"coalesce(sum(revenue), 0) as revenue from ({sql}) as filtered",
+        params,
+    )
+    return {name: frame.iloc[0][name] for name in frame.columns}
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False, max_entries=500)
+def audience_preview(version: int, slug: str, audience: AudienceFilter, page: int, time_zone: str) -> pd.DataFrame:
+    """One page of the filtered audience, best customers first, times in the business time zone; paged in SQL."""
+    sql, params = _audience_sql(slug, audience)
+    params.update(limit=PREVIEW_PAGE_SIZE, offset=max(page - 1, 0) * PREVIEW_PAGE_SIZE)
+    frame = _fetch(
+        f"select first_name, last_name, email, country, marketing_opt_in, order_count, revenue, years, "
+        f"first_order_at, last_order_at, customer_id from ({sql}) as filtered "
+        f"order by revenue desc, customer_id limit %(limit)s offset %(offset)s",
+        params,
+    )
+    for column in ("first_order_at", "last_order_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(time_zone)
+    return frame
+
+
+def _neutralised(column: str) -> str:
+    """SQL for a text column with formula-looking values prefixed by a quote (OWASP CSV injection)."""
+    return f"case when {column} ~ %(formula_start)s then '''' || {column} else {column} end"
+
+
+def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons: bool) -> bytes:
+    """The full filtered audience as a CSV file for spreadsheets: UTF-8 with BOM, streamed by COPY.
+
+    With `semicolons` (Dutch Excel) the separator is ';' and decimals use ','. Text cells that start like a
+    formula are neutralised; numbers and dates are left as they are.
+    """
+    sql, params = _audience_sql(slug, audience)
+    params.update(time_zone=time_zone, formula_start=FORMULA_START)
+    revenue = "replace(revenue::text, '.', ',')" if semicolons else "revenue::text"
+    local = "to_char({} at time zone %(time_zone)s, 'YYYY-MM-DD HH24:MI:SS')"
+    export = (
+        f"select {_neutralised('customer_id')} as customer_id, {_neutralised('email')} as email, "
+        f"{_neutralised('first_name')} as first_name, {_neutralised('last_name')} as last_name, "
+        f"{_neutralised('country')} as country, marketing_opt_in::text as marketing_opt_in, order_count, "
+        f"{revenue} as revenue_eur, {local.format('first_order_at')} as first_order_at, "
+        f"{local.format('last_order_at')} as last_order_at, array_to_string(years, ' ') as years "
+        f"from ({sql}) as filtered order by revenue desc, customer_id"
+    )
+    delimiter = ";" if semicolons else ","
+    raw = engine().raw_connection()
+    try:
+        with raw.cursor() as cur:
+            bound = cur.mogrify(export, params).decode()
+            buffer = io.BytesIO()
+            buffer.write(UTF8_BOM)
+            cur.copy_expert(f"copy ({bound}) to stdout with (format csv, header, delimiter '{delimiter}')", buffer)
+        return buffer.getvalue()
+    finally:
+        raw.close()
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def orders_by_month(version: int) -> pd.DataFrame:
+    """Purchases, buyers and revenue per month."""
+    frame = _fetch("select month, order_count, customer_count, revenue from mrt.orders_by_month order by month")
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["revenue"] = frame["revenue"].astype(float)
+    return frame
+
+
+@st.cache_data(ttl=RUNS_TTL, show_spinner=False)
+def run_history(limit: int = 50) -> pd.DataFrame | None:
+    """The latest runs from the run log (short ttl: runs change without a publish)."""
+    return _fetch_or_empty(
+        "select run_id, status, started_at, finished_at, current_stage, triggered_by, input_path, rows_read, "
+        "rows_loaded, rows_rejected, rows_duplicate, stage_seconds, error_message "
+        "from meta.elt_runs order by run_id desc limit %(limit)s",
+        {"limit": limit},
+    )
+
+
+def run(run_id: int) -> dict | None:
+    """One run's row, read fresh (for live progress)."""
+    frame = _fetch_or_empty(
+        "select status, current_stage, rows_read, rows_loaded, rows_rejected, error_message "
+        "from meta.elt_runs where run_id = %(run_id)s",
+        {"run_id": run_id},
+    )
+    return None if frame is None or frame.empty else frame.iloc[0].to_dict()
+
+
+def latest_run_id() -> int | None:
+    """The id of the newest run in the run log."""
+    frame = _fetch_or_empty("select max(run_id) as run_id from meta.elt_runs")
+    return None if frame is None or pd.isna(frame.iloc[0].run_id) else int(frame.iloc[0].run_id)
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
+    """Rejected rows of the published run, with their reasons."""
+    return _fetch(
+        "select order_id, reject_reason, raw_record, source_file from raw.orders_rejected "
+        "order by reject_reason, order_id limit %(limit)s",
+        {"limit": limit},
+    )
+
+
+def run_in_progress_since() -> str | None:
+    """When the run holding the run lock started, or None (read fresh, from the database's lock table)."""
+    raw = engine().raw_connection()
+    try:
+        return lock.holder_since(raw.driver_connection)
+    finally:
+        raw.close()
+
+
+def clear_caches() -> None:
+    """Drop every cached read (after this app published a run)."""
+    st.cache_data.clear()
+
+
+def environment_input() -> str | None:
+    """The input file a rerun from the app reads (ELT_INPUT), or None for the bundled sample."""
+    return os.environ.get("ELT_INPUT") or None

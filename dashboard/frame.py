@@ -1,0 +1,123 @@
+"""The frame every page shares: the data-state guard, the freshness line and the sidebar with "Rerun ELT"."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import streamlit as st
+
+from dashboard import data, rerun
+from dashboard.data import Publication
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+HOW_TO_RUN = "The data team can run it with **Rerun ELT** in the sidebar, or `make run` / `python -m elt run`."
+
+
+def require_data() -> Publication:
+    """The published data's run, or an explanation of what is missing (then the page stops)."""
+    try:
+        publication = data.publication()
+    except data.Unavailable as exc:
+        st.error(f"{exc} The dashboard needs PostgreSQL: check `DATABASE_URL` or start the database (`make db`).")
+        st.stop()
+    if publication is None:
+        st.info(f"No data has been published yet: the ELT has not run on this database. {HOW_TO_RUN}")
+        st.stop()
+    return publication
+
+
+def age(moment: datetime) -> str:
+    """How long ago, in words a person reads at a glance."""
+    seconds = max(0, (datetime.now(timezone.utc) - moment).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def sidebar() -> None:
+    """Freshness of the data and the data team's rerun button."""
+    with st.sidebar:
+        try:
+            publication = data.publication()
+            since = data.run_in_progress_since()
+        except data.Unavailable as exc:
+            st.error(str(exc))
+            return
+        if publication:
+            st.caption(f"Data from run {publication.run_id}, published {age(publication.published_at)}.")
+        st.subheader("Data pipeline")
+        _rerun_section(since)
+
+
+def _is_admin() -> bool:
+    """Whether this session may rerun the ELT: it knows the secret, or no secret is set and we serve localhost."""
+    if rerun.admin_secret():
+        return bool(st.session_state.get("elt_admin"))
+    return rerun.served_on_localhost()
+
+
+def _unlock_form() -> None:
+    """Ask once per session for the data team's password."""
+    with st.form("elt_unlock", clear_on_submit=True, border=False):
+        given = st.text_input("Data-team password", type="password", help="Needed to rerun the ELT.")
+        if st.form_submit_button("Unlock") and given:
+            ok, message = rerun.check_password(given)
+            st.session_state["elt_admin"] = ok
+            (st.success if ok else st.error)(message)
+            if ok:
+                st.rerun()
+
+
+def _rerun_section(since: str | None) -> None:
+    """The Rerun ELT button, its access rule, and live progress of a run."""
+    job = rerun.current_job()
+    if job:
+        _follow(job)
+        return
+    if since:
+        st.warning(f"An ELT run is in progress since {since}.")
+    admin = _is_admin()
+    if not admin and rerun.admin_secret():
+        _unlock_form()
+    elif not admin:
+        st.caption("Reruns are for the data team: set `ELT_ADMIN_PASSWORD` to allow them on this server.")
+    clicked = st.button("Rerun ELT", disabled=not admin or since is not None, help="Run the pipeline on the latest export.")
+    if clicked and _is_admin() and data.run_in_progress_since() is None:  # checked again on the server
+        st.session_state.pop("elt_outcome", None)
+        _follow(rerun.start(data.environment_input()))
+        return
+    _last_outcome()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _follow(job: rerun.Job) -> None:
+    """Live progress of a run (this part alone refreshes); when it ends, the whole app reruns on the new data."""
+    lines = rerun.output(job)
+    if job.process.poll() is None:
+        elapsed = time.monotonic() - job.started
+        stage = next((line.split()[0] for line in reversed(lines) if line.startswith("  ") and line.strip()), "starting")
+        with st.status(f"Running the ELT · {stage} · {elapsed:.0f} s", expanded=True):
+            st.code("\n".join(lines[-12:]) or "starting Spark…", language=None)
+        return
+    if job.process.returncode == 0:
+        data.clear_caches()
+        summary = next((line for line in lines if line.startswith("Run ") and " succeeded " in line), "The run succeeded.")
+        st.session_state["elt_outcome"] = ("success", f"{summary} Every page now shows the new data.")
+    else:
+        message = rerun.error_line(lines)
+        st.session_state["elt_outcome"] = ("error", f"The run failed: {message}. The previous data is still served.")
+    rerun.forget(job)
+    st.rerun()
+
+
+def _last_outcome() -> None:
+    """The result of this session's last run, kept across the rerun that refreshes every page."""
+    outcome = st.session_state.get("elt_outcome")
+    if outcome:
+        kind, message = outcome
+        (st.success if kind == "success" else st.error)(message)

@@ -1,0 +1,159 @@
+"""Who may rerun the ELT from the app, and running it out of the web process.
+
+The run itself is `python -m elt run` in a subprocess: the database's advisory lock makes it refuse to start
+while any other run (from this app, another app server or the command line) holds the lock.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+from elt.config import PROJECT_ROOT, load_settings
+
+logger = logging.getLogger(__name__)
+
+SECRET_NAME = "ELT_ADMIN_PASSWORD"
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_FAILURES = 5
+FAILURE_WINDOW_SECONDS = 300
+LOCKOUT_SECONDS = 60
+
+
+def admin_secret() -> str | None:
+    """The data team's secret from the environment or .streamlit/secrets.toml; None when not configured."""
+    value = os.environ.get(SECRET_NAME)
+    if not value:
+        try:
+            value = st.secrets.get(SECRET_NAME)
+        except Exception:  # noqa: BLE001 - no secrets file is a normal state
+            value = None
+    return value or None
+
+
+def served_on_localhost() -> bool:
+    """Whether the server only listens on this machine (then, without a secret, whoever uses it is local)."""
+    return (st.get_option("server.address") or "") in LOCAL_ADDRESSES
+
+
+@dataclass
+class _Attempts:
+    """Failed password attempts of the whole server: a tampered or new session cannot reset them."""
+
+    failures: deque = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_seconds(self) -> int:
+        """Seconds until another attempt is allowed (0 when allowed)."""
+        with self.lock:
+            now = time.monotonic()
+            while self.failures and now - self.failures[0] > FAILURE_WINDOW_SECONDS:
+                self.failures.popleft()
+            if len(self.failures) < MAX_FAILURES:
+                return 0
+            return max(0, int(self.failures[-1] + LOCKOUT_SECONDS - now) + 1)
+
+    def record_failure(self) -> None:
+        """Remember one failed attempt."""
+        with self.lock:
+            self.failures.append(time.monotonic())
+
+
+@st.cache_resource(show_spinner=False)
+def _attempts() -> _Attempts:
+    """The server-wide record of failed attempts."""
+    return _Attempts()
+
+
+def check_password(given: str) -> tuple[bool, str]:
+    """Compare a password with the secret in constant time; rate-limited. Returns (ok, message for the user)."""
+    secret = admin_secret()
+    attempts = _attempts()
+    wait = attempts.wait_seconds()
+    if wait:
+        return False, f"Too many wrong passwords. Try again in {wait} s."
+    if secret and hmac.compare_digest(given.encode(), secret.encode()):
+        return True, "Unlocked for this session."
+    attempts.record_failure()
+    logger.warning("wrong data-team password entered")
+    return False, "That is not the data-team password."
+
+
+@dataclass
+class Job:
+    """An ELT subprocess started by this server."""
+
+    process: subprocess.Popen
+    log_path: Path
+    started: float
+
+
+@dataclass
+class _Jobs:
+    """The one ELT subprocess this server may have running."""
+
+    current: Job | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> _Jobs:
+    """Shared by every session of this server."""
+    return _Jobs()
+
+
+def current_job() -> Job | None:
+    """The ELT subprocess this server started and nobody has reported on yet (running or just ended)."""
+    jobs = _jobs()
+    with jobs.lock:
+        return jobs.current
+
+
+def start(input_path: str | None) -> Job:
+    """Start `python -m elt run` unless this server already runs one; return the running job either way."""
+    jobs = _jobs()
+    with jobs.lock:
+        if jobs.current and jobs.current.process.poll() is None:
+            return jobs.current
+        log_dir = load_settings().data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"app-run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        command = [sys.executable, "-m", "elt", "run", "--triggered-by", "app"]
+        if input_path:
+            command += ["--input", input_path]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        jobs.current = Job(process, log_path, time.monotonic())
+        logger.info("started ELT run (pid %d), output in %s", process.pid, log_path)
+        return jobs.current
+
+
+def forget(job: Job) -> None:
+    """Drop a finished job, so the next page view offers the button again."""
+    jobs = _jobs()
+    with jobs.lock:
+        if jobs.current is job:
+            jobs.current = None
+
+
+def output(job: Job) -> list[str]:
+    """The lines the run has printed so far."""
+    try:
+        return job.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def error_line(lines: list[str]) -> str:
+    """The run's one-line error (without the 'error: ' prefix)."""
+    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    return errors[-1] if errors else "the run ended without saying why"

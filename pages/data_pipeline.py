@@ -1,0 +1,65 @@
+"""Data pipeline: the run history from the run log and the latest rejected rows, for the data team."""
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, frame
+
+st.title("Data pipeline")
+st.caption("Every ELT run, newest first, and the rows the latest published run rejected.")
+
+try:
+    runs = data.run_history()
+    in_progress_since = data.run_in_progress_since()
+except data.Unavailable as exc:
+    st.error(f"{exc} Check `DATABASE_URL` or start the database (`make db`).")
+    st.stop()
+if runs is None or runs.empty:
+    st.info(f"No run yet. {frame.HOW_TO_RUN}")
+    st.stop()
+
+# A run still marked 'running' while nobody holds the run lock was killed; the next run will record that.
+stale = (runs.status == "running") & (in_progress_since is None)
+runs.loc[stale, "status"] = "interrupted"
+runs["seconds"] = (runs.finished_at - runs.started_at).dt.total_seconds()
+runs["stages"] = runs.stage_seconds.map(lambda stages: " · ".join(f"{k} {v:.1f}s" for k, v in (stages or {}).items()))
+st.dataframe(
+    runs[["run_id", "status", "started_at", "seconds", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate",
+          "current_stage", "error_message", "stages", "triggered_by", "input_path"]],
+    column_config={
+        "run_id": st.column_config.NumberColumn("Run", format="%d"),
+        "status": st.column_config.TextColumn("Status"),
+        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "seconds": st.column_config.NumberColumn("Took (s)", format="%.1f"),
+        "rows_read": st.column_config.NumberColumn("Read", format="localized"),
+        "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
+        "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
+        "rows_duplicate": st.column_config.NumberColumn("Duplicates", format="localized"),
+        "current_stage": st.column_config.TextColumn("Stage now"),
+        "error_message": st.column_config.TextColumn("Error", width="large"),
+        "stages": st.column_config.TextColumn("Stage durations", width="large"),
+        "triggered_by": st.column_config.TextColumn("From"),
+        "input_path": st.column_config.TextColumn("Input"),
+    },
+    hide_index=True,
+    width="stretch",
+)
+
+st.subheader("Rejected rows of the published run")
+publication = frame.require_data()
+rejects = data.latest_rejects(publication.run_id)
+if rejects.empty:
+    st.success("The published run rejected no rows.")
+else:
+    reasons = rejects.reject_reason.str.split("; ").explode().str.extract(r"^([^:]+)", expand=False).value_counts()
+    st.dataframe(pd.DataFrame({"reason": reasons.index, "rows": reasons.values}), hide_index=True)
+    st.dataframe(
+        rejects,
+        column_config={
+            "order_id": "Order id",
+            "reject_reason": st.column_config.TextColumn("Why", width="large"),
+            "raw_record": st.column_config.TextColumn("Record as read", width="large"),
+            "source_file": "File",
+        },
+        hide_index=True,
+        width="stretch",
+    )

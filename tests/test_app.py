@@ -1,0 +1,221 @@
+"""The dashboard as a user meets it, through Streamlit's AppTest, on a real PostgreSQL.
+
+The numbers below were worked out by hand from tests/fixtures/orders_app.csv (business time zone Amsterdam).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pytest
+import streamlit as st
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data
+from dashboard.audience import AudienceFilter
+from elt import pipeline
+from elt.config import PROJECT_ROOT
+from tests.conftest import FIXTURES
+
+APP = str(PROJECT_ROOT / "streamlit_app.py")
+SIDEBAR_ONLY = str(PROJECT_ROOT / "tests" / "apps" / "sidebar_only.py")
+TIMEOUT = 60
+EXPORT_HEADER = [
+    "customer_id", "email", "first_name", "last_name", "country", "marketing_opt_in", "order_count",
+    "revenue_eur", "first_order_at", "last_order_at", "years",
+]
+
+
+@pytest.fixture
+def published(settings, spark, database_url):
+    """This test's database with the app fixture published."""
+    pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
+    return database_url
+
+
+def _app(url: str, monkeypatch, page: str | None = None, query: dict | None = None, script: str = APP, **env: str) -> AppTest:
+    """A fresh app on `url` (caches cleared: they are per process), optionally on a page and with a URL query."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(script, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):
+    return next(button for button in at.button if button.label == label)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_overview_shows_freshness_and_headline_numbers(published, monkeypatch):
+    at = _app(published, monkeypatch)
+    assert _metrics(at) == {
+        "Customers": "5",
+        "Purchases": "6",
+        "Revenue": "€ 136.02",
+        "February audience": "4 customers",
+        "December audience": "1 customers",
+    }
+    assert "orders_app.csv" in at.info[0].value and "published just now" in at.info[0].value
+    assert any("3 of them opted in" in caption.value for caption in at.caption)
+
+
+def test_february_filters_change_count_and_preview(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py")
+    # Opted-in only by default: K1, K2, K5 (K3 did not opt in).
+    assert _metrics(at)["Customers in this audience"] == "3"
+    assert list(at.dataframe[0].value.customer_id) == ["K2", "K1", "K5"]
+
+    at.multiselect(key="year").set_value([2024]).run()
+    at.multiselect(key="country").set_value(["NL"]).run()
+    assert _metrics(at) == {"Customers in this audience": "2", "Their purchases": "2", "Their revenue": "€ 21.00"}
+    preview = at.dataframe[0].value
+    assert list(preview.customer_id) == ["K2", "K1"]
+    assert [float(r) for r in preview.revenue] == [11.0, 10.0]  # 2024 only: K2's 2025 order is left out
+    assert at.get("download_button")[0].label == "Download 2 customers as CSV"
+
+    at.toggle(key="opted_in").set_value(False).run()
+    at.multiselect(key="country").set_value(["DE"]).run()
+    assert list(at.dataframe[0].value.customer_id) == ["K3"]
+
+
+def test_no_match_says_so_and_disables_download(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py")
+    at.text_input(key="q").set_value("nobody by that name").run()
+    assert _metrics(at)["Customers in this audience"] == "0"
+    assert "No customers match these filters" in at.info[0].value
+    assert not at.dataframe
+    button = at.get("download_button")[0]
+    assert button.label == "Nothing to download" and button.proto.disabled
+
+
+def test_search_is_literal_and_injection_safe(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py")
+    at.text_input(key="q").set_value("'; drop table mrt.customers_february; --").run()
+    assert _metrics(at)["Customers in this audience"] == "0"
+    at.text_input(key="q").set_value("%").run()  # a LIKE wildcard is searched for as a character
+    assert _metrics(at)["Customers in this audience"] == "0"
+    at.text_input(key="q").set_value("CHLOÉ").run()
+    assert list(at.dataframe[0].value.customer_id) == ["K5"]
+
+
+def test_filters_come_from_the_url(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py", query={"year": "2024", "country": "NL"})
+    assert _metrics(at)["Customers in this audience"] == "2"
+
+
+def test_names_with_markup_stay_plain_text(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py")
+    preview = at.dataframe[0].value
+    assert "<b>Bold</b>" in set(preview.first_name) and "**Stars**" in set(preview.last_name)
+    rendered = " ".join(markdown.value for markdown in at.markdown)
+    assert "<b>Bold</b>" not in rendered and "**Stars**" not in rendered
+
+
+def _rows(payload: bytes, delimiter: str = ",") -> list[list[str]]:
+    assert payload.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for Excel"
+    return list(csv.reader(io.StringIO(payload[3:].decode("utf-8")), delimiter=delimiter))
+
+
+def test_export_is_the_full_filtered_audience_with_formulas_neutralised(published, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", published)
+    st.cache_resource.clear()
+    audience = AudienceFilter(years=(2024,), countries=("NL",))
+    rows = _rows(data.audience_csv("february", audience, "Europe/Amsterdam", semicolons=False))
+    assert rows == [
+        EXPORT_HEADER,
+        ["K2", "'-minus@example.nl", "<b>Bold</b>", "**Stars**", "NL", "true", "1", "11.00",
+         "2024-02-11 11:00:00", "2024-02-11 11:00:00", "2024"],
+        ["K1", "k1@example.nl", "'=HYPERLINK(\"http://x\")", "Jansen", "NL", "true", "1", "10.00",
+         "2024-02-10 11:00:00", "2024-02-10 11:00:00", "2024"],
+    ]
+    everyone = _rows(data.audience_csv("february", AudienceFilter(opted_in_only=False), "Europe/Amsterdam", semicolons=True), ";")
+    assert [row[0] for row in everyone[1:]] == ["K3", "K2", "K1", "K5"]
+    k3, k2 = everyone[1], everyone[2]
+    assert k3[1] == "'@at@example.de" and k3[3] == "Müller-Lüdenscheidt" and k3[7] == "100,00"
+    assert k2[6:8] == ["2", "12,25"] and k2[10] == "2024 2025"
+    december = _rows(data.audience_csv("december", AudienceFilter(), "Europe/Amsterdam", semicolons=False))
+    assert december[1][2] == "'+Plus" and december[1][7] == "6.00"
+
+
+def test_orders_by_month_page(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/orders_by_month.py")
+    table = at.dataframe[0].value
+    # Feb 2023 .. Feb 2025: 25 months; purchases: Feb 2023 1, Feb 2024 3, Dec 2024 1, Feb 2025 1.
+    assert len(table) == 25
+    assert int(table.order_count.sum()) == 6
+    assert at.get("download_button")
+
+
+def test_data_pipeline_page_lists_runs(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+    runs = at.dataframe[0].value
+    assert list(runs.status) == ["succeeded"] and int(runs.rows_read[0]) == 7
+    assert any("rejected no rows" in success.value for success in at.success)
+
+
+def test_empty_database_explains_what_to_do(database_url, monkeypatch):
+    for page in (None, "pages/february.py", "pages/orders_by_month.py"):
+        at = _app(database_url, monkeypatch, page=page)
+        assert "No data has been published yet" in at.info[0].value
+    at = _app(database_url, monkeypatch, page="pages/data_pipeline.py")
+    assert "No run yet" in at.info[0].value
+
+
+def test_unreachable_database_names_host_not_password(monkeypatch):
+    at = _app("postgresql://marketing:s3cret-pw@127.0.0.1:9/shop", monkeypatch)
+    assert "127.0.0.1:9/shop cannot be reached" in at.error[0].value
+    page_text = " ".join(str(element.value) for element in [*at.error, *at.markdown, *at.caption])
+    assert "s3cret-pw" not in page_text
+
+
+@pytest.mark.parametrize(("address", "enabled"), [("0.0.0.0", False), ("127.0.0.1", True)])
+def test_without_a_secret_rerun_is_only_for_localhost(published, monkeypatch, address, enabled):
+    monkeypatch.delenv("ELT_ADMIN_PASSWORD", raising=False)
+    previous = st.get_option("server.address")
+    st_config.set_option("server.address", address)
+    try:
+        at = _app(published, monkeypatch, script=SIDEBAR_ONLY)
+    finally:
+        st_config.set_option("server.address", previous)
+    rerun_button = _button(at, "Rerun ELT")
+    assert rerun_button.disabled is not enabled
+    assert not at.sidebar.text_input  # no password to ask for when none is configured
+
+
+def test_rerun_with_the_secret_publishes_new_data(published, monkeypatch):
+    at = _app(published, monkeypatch, script=SIDEBAR_ONLY, ELT_ADMIN_PASSWORD="team-secret", ELT_INPUT=str(FIXTURES / "orders_small.csv"),
+              ELT_MAX_REJECT_SHARE="0.5")
+    at.sidebar.text_input[0].input("wrong")
+    _button(at, "Unlock").click().run()
+    assert any("not the data-team password" in error.value for error in at.sidebar.error)
+    assert _button(at, "Rerun ELT").disabled
+
+    at.sidebar.text_input[0].input("team-secret")
+    _button(at, "Unlock").click().run()
+    rerun_button = _button(at, "Rerun ELT")
+    assert not rerun_button.disabled
+    rerun_button.click().run(timeout=300)
+    for _ in range(600):  # the progress fragment reruns until the subprocess has finished
+        if "elt_outcome" in at.session_state:
+            break
+        at.run(timeout=60)
+    kind, message = at.session_state["elt_outcome"]
+    assert kind == "success", message
+    at.run()
+    assert any("succeeded" in success.value for success in at.sidebar.success)
+    overview = _app(published, monkeypatch)
+    assert _metrics(overview)["Customers"] == "5" and _metrics(overview)["Purchases"] == "9"  # orders_small.csv

@@ -1,0 +1,32 @@
+"""Audience filter rules that need no database: file names and literal search patterns."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from dashboard.audience import MARTS, AudienceFilter, export_file_name, like_pattern
+
+TODAY = date(2026, 11, 26)
+
+
+def test_file_name_of_the_marketing_example():
+    audience = AudienceFilter(years=(2024,), countries=("NL",))
+    assert export_file_name(MARTS["february"], audience, TODAY) == "customers_february_2024_NL_2026-11-26.csv"
+
+
+def test_file_name_lists_every_narrowing_filter():
+    audience = AudienceFilter(
+        years=(2024, 2023), countries=("NL", "BE"), opted_in_only=False, min_orders=2,
+        min_revenue=Decimal("100.00"), search="anna",
+    )
+    assert export_file_name(MARTS["december"], audience, TODAY) == (
+        "customers_december_2023-2024_BE-NL_incl-not-opted-in_min2orders_min100eur_search_2026-11-26.csv"
+    )
+
+
+def test_default_audience_file_name():
+    assert export_file_name(MARTS["february"], AudienceFilter(), TODAY) == "customers_february_2026-11-26.csv"
+
+
+def test_like_pattern_escapes_wildcards():
+    assert like_pattern("50%_off\\") == "%50\\%\\_off\\\\%"
