@@ -25,9 +25,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: venv $(SAMPLE) ## Everything for a newcomer: venv, embedded database, sample data, one ELT run
+run: venv $(SAMPLE) ## Everything for a newcomer: venv, database, ELT on the sample if nothing is published, the app
 	@$(PY) -m elt db start
-	@$(PY) -m elt run --input $(SAMPLE)
+	@$(PY) -m elt db published || $(PY) -m elt run --input $(SAMPLE)
+	@echo "Starting the dashboard on http://127.0.0.1:8501 (Ctrl+C to stop)"
+	@$(MAKE) --no-print-directory app
 
 elt: venv ## Run the ELT once (INPUT=path/to/orders.csv, default: the sample)
 	@$(PY) -m elt run --input $(or $(INPUT),$(SAMPLE))
@@ -36,7 +38,7 @@ test: venv ## Run the whole test suite (real Spark, real PostgreSQL)
 	$(PY) -m pytest
 
 app: venv ## Start just the dashboard on http://127.0.0.1:8501
-	$(PY) -m streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port 8501 --browser.gatherUsageStats false
+	$(PY) -m streamlit run streamlit_app.py --server.address $(or $(APP_ADDRESS),127.0.0.1) --server.port 8501
 
 sample: venv ## Regenerate the bundled sample (ROWS=n OUT=path SEED=s to make another)
 	$(PY) -m elt sample --rows $(or $(ROWS),$(SAMPLE_ROWS)) --out $(or $(OUT),$(SAMPLE)) --seed $(or $(SEED),42)

@@ -54,7 +54,7 @@ def _filters(years: list[int], countries: list[str]) -> AudienceFilter:
     search = right.text_input("Search name or email", key="q", bind="query-params", max_chars=100)
     left, middle, right = st.columns(3)
     opted_in = left.toggle(
-        "Only customers who opted in to marketing", value=True, key="opted_in", bind="query-params",
+        "Opted in to marketing only", value=True, key="opted_in", bind="query-params",
         help="On by default: a campaign export must respect consent.",
     )
     min_orders = middle.number_input("Minimum orders", min_value=1, value=1, step=1, key="min_orders", bind="query-params")

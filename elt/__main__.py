@@ -71,6 +71,8 @@ def _db(args: argparse.Namespace) -> int:
             print("the embedded PostgreSQL was not running")
         return 0
     url = db.resolve_url(settings)
+    if args.action == "published":
+        return _published(url)
     if args.action == "url":
         print(url if args.show_password else db.masked(url))
         return 0
@@ -82,6 +84,19 @@ def _db(args: argparse.Namespace) -> int:
         print(f"  data directory: {embedded_pg.pgdata_dir(settings.data_dir)}  (stop it with: make pg_stop)")
         print(f"  connect with:   {embedded_pg.psql_command(url)}")
     return 0
+
+
+def _published(url: str) -> int:
+    """`db published`: exit 0 and say which run when data is published, 1 when nothing is yet."""
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('mrt.publication') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("select run_id, input_path, published_at from mrt.publication")
+            run_id, input_path, published_at = cur.fetchone()
+            print(f"published: run {run_id} from {input_path} at {published_at:%Y-%m-%d %H:%M:%S %Z}")
+            return 0
+    print("nothing published yet")
+    return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,8 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     sample.set_defaults(command=_sample)
 
-    database = commands.add_parser("db", help="the database: start (default embedded), stop, url")
-    database.add_argument("action", choices=("start", "stop", "url"))
+    database = commands.add_parser("db", help="the database: start (default embedded), stop, url, published")
+    database.add_argument("action", choices=("start", "stop", "url", "published"))
     database.add_argument("--show-password", action="store_true", help="print the URL with its password")
     database.set_defaults(command=_db)
     return parser

@@ -21,6 +21,7 @@ if runs is None or runs.empty:
 stale = (runs.status == "running") & (in_progress_since is None)
 runs.loc[stale, "status"] = "interrupted"
 runs["seconds"] = (runs.finished_at - runs.started_at).dt.total_seconds()
+runs[["current_stage", "error_message"]] = runs[["current_stage", "error_message"]].fillna("")
 runs["stages"] = runs.stage_seconds.map(lambda stages: " · ".join(f"{k} {v:.1f}s" for k, v in (stages or {}).items()))
 st.dataframe(
     runs[["run_id", "status", "started_at", "seconds", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate",

@@ -21,9 +21,9 @@ february, december = st.columns(2)
 with february.container(border=True):
     st.metric("February audience", f"{int(numbers['february']):,} customers")
     st.caption(f"{int(numbers['february_opted_in']):,} of them opted in to marketing.")
-    st.page_link("pages/february.py", label="Open February customers", icon="💝")
+    st.page_link("pages/february.py", label="Open February customers", icon=":material/favorite:")
 with december.container(border=True):
     st.metric("December audience", f"{int(numbers['december']):,} customers")
     st.caption(f"{int(numbers['december_opted_in']):,} of them opted in to marketing.")
-    st.page_link("pages/december.py", label="Open December customers", icon="🎄")
-st.page_link("pages/orders_by_month.py", label="See orders by month", icon="📈")
+    st.page_link("pages/december.py", label="Open December customers", icon=":material/park:")
+st.page_link("pages/orders_by_month.py", label="See orders by month", icon=":material/bar_chart:")

@@ -57,6 +57,8 @@ def test_run_in_progress_is_refused_at_once(database_url):
 
 
 def test_bad_header_and_successful_run(database_url, tmp_path):
+    nothing = _elt("db", "published", database_url=database_url)
+    assert (nothing.returncode, nothing.stdout.strip()) == (1, "nothing published yet")
     bad = tmp_path / "export.csv"
     bad.write_text("order_id,ordered_at\nA1,2024-02-01T10:00:00Z\n")
     result = _elt("run", "--input", str(bad), database_url=database_url)
@@ -68,6 +70,8 @@ def test_bad_header_and_successful_run(database_url, tmp_path):
     assert ok.stderr == ""
     assert "Run 2 succeeded" in ok.stdout and "16 rows read, 12 orders loaded, 3 rejected" in ok.stdout
     assert query(database_url, "select count(*) from mrt.customers_february") == [(2,)]
+    published = _elt("db", "published", database_url=database_url)
+    assert published.returncode == 0 and published.stdout.startswith("published: run 2 from ")
 
 
 def test_sample_command_is_deterministic(tmp_path):

@@ -1,0 +1,120 @@
+"""End to end in a real headless browser: open the app, narrow the February audience, download it, check the file.
+
+Needs Debian's chromium (installed by .ci/run); skips, saying why, only when no browser can be found.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from elt import pipeline
+from elt.config import PROJECT_ROOT
+from tests.conftest import FIXTURES, query
+
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+STARTUP_SECONDS = 60
+
+
+def _browser() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(settings, spark, database_url, tmp_path):
+    """The real app served on localhost over a database with the app fixture published."""
+    pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("ELT_ADMIN_PASSWORD", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=PROJECT_ROOT, env=env, stdout=(tmp_path / "server.log").open("wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("streamlit did not start: " + (tmp_path / "server.log").read_text())
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose an option in a Streamlit multiselect by its label, as a user does: click, type, Enter."""
+    widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
+    widget.locator("input").click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, database_url, tmp_path):
+    browser_path = _browser()
+    if browser_path is None:
+        pytest.skip("no chromium found (install Debian's chromium, or set CHROMIUM=/path/to/chrome)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
+        page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        expect(page.get_by_text("February audience")).to_be_visible(timeout=30_000)
+        page.get_by_role("link", name=re.compile("February customers")).first.click()
+        size = page.get_by_test_id("stMetric").filter(has_text="Customers in this audience")
+        expect(size).to_contain_text("3", timeout=30_000)  # opted in, any year: K1, K2, K5
+
+        _pick(page, "Bought in year", "2024")
+        _pick(page, "Country", "NL")
+        expect(size).to_contain_text("2", timeout=30_000)
+        assert "year=2024" in page.url and "country=NL" in page.url  # the link reproduces this audience
+        page.screenshot(path=str(tmp_path / "february.png"), full_page=True)
+
+        with page.expect_download(timeout=30_000) as download_info:
+            page.get_by_role("button", name="Download 2 customers as CSV").click()
+        download = download_info.value
+        payload = Path(download.path()).read_bytes()
+        assert download.suggested_filename == f"customers_february_2024_NL_{date.today().isoformat()}.csv"
+        browser.close()
+
+    assert payload.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(payload[3:].decode("utf-8"))))
+    expected = query(
+        database_url,
+        "select m.customer_id, m.first_name, p.revenue::text from mrt.customers_february m "
+        "join mrt.customer_month_purchases p on p.customer_id = m.customer_id "
+        "and p.order_month_of_year = 2 and p.order_year = 2024 "
+        "where m.country = 'NL' and m.marketing_opt_in order by p.revenue desc, m.customer_id",
+    )
+    assert [(row["customer_id"], row["revenue_eur"]) for row in rows] == [(cid, revenue) for cid, _, revenue in expected]
+    names = {row["customer_id"]: row["first_name"] for row in rows}
+    assert names == {"K2": "<b>Bold</b>", "K1": "'=HYPERLINK(\"http://x\")"}
