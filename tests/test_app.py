@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import data
 from dashboard.audience import AudienceFilter
-from elt import pipeline
+from elt import db, pipeline
+from elt.lock import RUN_LOCK_KEY
 from elt.config import PROJECT_ROOT
 from tests.conftest import FIXTURES
 
@@ -219,3 +220,24 @@ def test_rerun_with_the_secret_publishes_new_data(published, monkeypatch):
     assert any("succeeded" in success.value for success in at.sidebar.success)
     overview = _app(published, monkeypatch)
     assert _metrics(overview)["Customers"] == "5" and _metrics(overview)["Purchases"] == "9"  # orders_small.csv
+
+
+def test_new_publish_shows_on_next_view_without_clearing_caches(published, monkeypatch, settings, spark):
+    at = _app(published, monkeypatch)
+    assert _metrics(at)["Customers"] == "5" and _metrics(at)["Purchases"] == "6"
+    # Another run publishes (as a CLI run would); the running app's caches are not touched.
+    pipeline.run(replace(settings, max_reject_share=0.5), str(FIXTURES / "orders_small.csv"), report=lambda line: None, spark=spark)
+    at.run()
+    assert _metrics(at)["Purchases"] == "9"
+
+
+def test_run_in_progress_disables_rerun_and_says_since_when(published, monkeypatch):
+    holder = db.connect(published, autocommit=True)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("select pg_advisory_lock(%s)", (RUN_LOCK_KEY,))
+        at = _app(published, monkeypatch, script=SIDEBAR_ONLY)
+    finally:
+        holder.close()
+    assert "An ELT run is in progress since 20" in at.sidebar.warning[0].value
+    assert _button(at, "Rerun ELT").disabled
