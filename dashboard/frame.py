@@ -16,6 +16,21 @@ POLL_SECONDS = 1.0
 HOW_TO_RUN = "The data team can run it with **Rerun ELT** in the sidebar, or `make run` / `python -m elt run`."
 
 
+def use_app_navigation() -> None:
+    """Give a page opened by a direct link the app's navigation and sidebar. Call first in every page file.
+
+    With a pages/ folder present, Streamlit (1.67) runs a page file on its own, in its legacy multipage mode, when
+    the first request a server process gets is a page URL (streamlit_app.py has not yet called st.navigation,
+    which is what switches that mode off). Switching it off here and rerunning lets streamlit_app.py route the
+    request as usual, query parameters included.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require_data() -> Publication:
     """The published data's run, or an explanation of what is missing (then the page stops)."""
     try:

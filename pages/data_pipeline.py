@@ -4,6 +4,8 @@ import streamlit as st
 
 from dashboard import data, frame
 
+frame.use_app_navigation()
+
 st.title("Data pipeline")
 st.caption("Every ELT run, newest first, and the rows the latest published run rejected.")
 

@@ -50,6 +50,7 @@ def _csv(months: pd.DataFrame) -> bytes:
     return export.to_csv(index=False, float_format=EXPORT_REVENUE_FORMAT).encode(EXPORT_ENCODING)
 
 
+frame.use_app_navigation()
 st.title("Orders by month")
 publication = frame.require_data()
 st.caption(

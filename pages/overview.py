@@ -3,6 +3,8 @@ import streamlit as st
 
 from dashboard import data, frame
 
+frame.use_app_navigation()
+
 st.title("Seasonal audiences")
 st.caption("Customers who bought for Valentine's (February) and Christmas (December), ready to download for a campaign.")
 publication = frame.require_data()

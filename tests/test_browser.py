@@ -87,9 +87,10 @@ def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, datab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
         page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        expect(page.get_by_text("February audience")).to_be_visible(timeout=30_000)
-        page.get_by_role("link", name=re.compile("February customers")).first.click()
+        # A shared link is the first request this server gets: it must open in the app's own navigation.
+        page.goto(f"{app_url}/february")
+        expect(page.get_by_role("link", name="February customers")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("button", name="Rerun ELT")).to_be_visible()
         size = page.get_by_test_id("stMetric").filter(has_text="Customers in this audience")
         expect(size).to_contain_text("3", timeout=30_000)  # opted in, any year: K1, K2, K5
 
