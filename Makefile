@@ -10,7 +10,7 @@ SAMPLE_ROWS := 25000
 COMPOSE_ENV := .data/docker-postgres.env
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run elt test app sample db pg_stop pg_up pg_down clean
+.PHONY: help venv run elt test app bench sample db pg_stop pg_up pg_down clean
 
 help: ## List the targets
 	@grep -E '^[a-z_]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-9s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ test: venv ## Run the whole test suite (real Spark, real PostgreSQL)
 
 app: venv ## Start just the dashboard on http://127.0.0.1:8501
 	$(PY) -m streamlit run streamlit_app.py --server.address $(or $(APP_ADDRESS),127.0.0.1) --server.port 8501
+
+bench: venv ## Benchmark against the COPY floor and the seed design (ROWS=1000000; 100000 and 10000000 too)
+	@test -f /usr/share/java/postgresql.jar || { command -v apt-get >/dev/null && apt-get install -y -qq libpostgresql-jdbc-java >/dev/null; } || echo "no PostgreSQL JDBC jar: the seed baseline will be skipped"
+	$(PY) -m benchmarks.bench --rows $(or $(ROWS),1000000)
 
 sample: venv ## Regenerate the bundled sample (ROWS=n OUT=path SEED=s to make another)
 	$(PY) -m elt sample --rows $(or $(ROWS),$(SAMPLE_ROWS)) --out $(or $(OUT),$(SAMPLE)) --seed $(or $(SEED),42)

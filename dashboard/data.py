@@ -212,12 +212,8 @@ def _neutralised(column: str) -> str:
     return f"case when {column} ~ %(formula_start)s then '''' || {column} else {column} end"
 
 
-def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons: bool) -> bytes:
-    """The full filtered audience as a CSV file for spreadsheets: UTF-8 with BOM, streamed by COPY.
-
-    With `semicolons` (Dutch Excel) the separator is ';' and decimals use ','. Text cells that start like a
-    formula are neutralised; numbers and dates are left as they are.
-    """
+def audience_export_sql(slug: str, audience: AudienceFilter, time_zone: str, semicolons: bool) -> tuple[str, dict]:
+    """The SELECT behind the CSV export: spreadsheet-safe text cells, local times, optional decimal commas."""
     sql, params = _audience_sql(slug, audience)
     params.update(time_zone=time_zone, formula_start=FORMULA_START)
     revenue = "replace(revenue::text, '.', ',')" if semicolons else "revenue::text"
@@ -230,6 +226,16 @@ def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons
         f"{local.format('last_order_at')} as last_order_at, array_to_string(years, ' ') as years "
         f"from ({sql}) as filtered order by revenue desc, customer_id"
     )
+    return export, params
+
+
+def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons: bool) -> bytes:
+    """The full filtered audience as a CSV file for spreadsheets: UTF-8 with BOM, streamed by COPY.
+
+    With `semicolons` (Dutch Excel) the separator is ';' and decimals use ','. Text cells that start like a
+    formula are neutralised; numbers and dates are left as they are.
+    """
+    export, params = audience_export_sql(slug, audience, time_zone, semicolons)
     delimiter = ";" if semicolons else ","
     raw = engine().raw_connection()
     try:

@@ -19,8 +19,11 @@ LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 SHUFFLE_PARTITIONS = 8
 
 
-def build_spark_session(settings: Settings):
-    """Start (or reuse) the SparkSession for an ELT run: quiet, UTC, our Python on the executors."""
+def build_spark_session(settings: Settings, jars: list[str] | None = None):
+    """Start (or reuse) the SparkSession for an ELT run: quiet, UTC, our Python on the executors.
+
+    `jars` adds JVM libraries (the benchmark's JDBC baseline needs the PostgreSQL driver).
+    """
     warnings.filterwarnings("ignore", module="pyspark")
     warnings.filterwarnings("ignore", message=".*pandas.*")
     # Executors must run the same Python (with pyarrow and psycopg2) as the driver, unless told otherwise.
@@ -30,7 +33,10 @@ def build_spark_session(settings: Settings):
     log_path = settings.data_dir / "logs" / "spark.log"
     java_options = f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG}"
     with _stderr_to(log_path):  # the JVM (and its Python workers) keep writing their console noise there
-        spark = _builder(SparkSession, settings, java_options).getOrCreate()
+        builder = _builder(SparkSession, settings, java_options)
+        if jars:
+            builder = builder.config("spark.jars", ",".join(jars))
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     logger.info("spark session on %s (version %s), JVM output in %s", settings.spark_master, spark.version, log_path)
     return spark

@@ -1,0 +1,1 @@
+"""Benchmarks: the project against the PostgreSQL floor and the seed design, measured in one run."""

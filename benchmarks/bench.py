@@ -1,0 +1,215 @@
+"""`make bench`: the project's ELT, export and dashboard queries against baselines, measured in one run.
+
+Baselines on the same file and database: the floor (a plain PostgreSQL COPY of the CSV into an untyped table) and
+the seed design (Spark's typed read, then Spark's JDBC writer with default options). Prints a table with ratios,
+writes JSON under .data/bench/results/, and appends a dated entry to docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import server
+from benchmarks.measure import latencies, timed
+from elt import db
+from elt.config import PROJECT_ROOT, load_settings
+from elt.contract import COLUMNS
+from elt.sample import write_sample
+
+logger = logging.getLogger(__name__)
+
+BENCH_DIR = PROJECT_ROOT / ".data" / "bench"
+RESULTS_DIR = BENCH_DIR / "results"
+REPORT = PROJECT_ROOT / "docs" / "benchmarks.md"
+JDBC_JAR = Path("/usr/share/java/postgresql.jar")
+QUERY_REPEAT = 20
+SEED_SCHEMA_DDL = (
+    "order_id string, ordered_at timestamp, customer_id string, email string, first_name string, last_name string, "
+    "country string, product_category string, quantity int, unit_price decimal(12,2), status string, "
+    "marketing_opt_in boolean"
+)
+
+
+def input_file(rows: int) -> Path:
+    """The generated orders file for this size (kept between runs; generated with the project's generator)."""
+    path = BENCH_DIR / f"orders_{rows}.csv"
+    if not path.exists():
+        print(f"generating {rows:,} orders into {path} …", flush=True)
+        write_sample(path, rows)
+    return path
+
+
+def floor_copy(url: str, path: Path) -> float:
+    """Seconds for COPY of the file into an untyped table: what the database can do at best."""
+    columns = ", ".join(f"{name} text" for name in COLUMNS)
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(f"drop schema if exists bench_floor cascade; create schema bench_floor; create table bench_floor.orders ({columns})")
+        conn.commit()
+        with timed() as timing, path.open("rb") as handle:
+            cur.copy_expert("copy bench_floor.orders from stdin with (format csv, header)", handle)
+            conn.commit()
+        cur.execute("drop schema bench_floor cascade")
+        conn.commit()
+    return timing.seconds
+
+
+def seed_jdbc(spark, url: str, path: Path) -> float | None:
+    """Seconds for the seed design: Spark's typed CSV read and JDBC writer (default options)."""
+    if not JDBC_JAR.exists():
+        print(f"seed baseline skipped: {JDBC_JAR} not found (apt-get install libpostgresql-jdbc-java)")
+        return None
+    jdbc_url = "jdbc:" + url.replace("postgresql://postgres@", "postgresql://")
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("drop schema if exists bench_seed cascade; create schema bench_seed")
+        conn.commit()
+    with timed() as timing:
+        frame = spark.read.csv(str(path), header=True, schema=SEED_SCHEMA_DDL)
+        frame.write.jdbc(jdbc_url, "bench_seed.orders", mode="overwrite", properties={"user": "postgres", "driver": "org.postgresql.Driver"})
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("drop schema bench_seed cascade")
+        conn.commit()
+    return timing.seconds
+
+
+def project_stages(spark, url: str, path: Path) -> dict[str, float]:
+    """Per-stage seconds of the project's run (in this process, on the already started Spark)."""
+    from elt import pipeline
+
+    settings = replace(load_settings(), database_url=url, data_dir=BENCH_DIR)
+    result = pipeline.run(settings, str(path), spark=spark, report=lambda line: None)
+    return {name: round(seconds, 3) for name, seconds in result.stats.stage_seconds.items() if name != "spark"}
+
+
+def end_to_end(url: str, path: Path) -> float:
+    """Seconds of `python -m elt run` as a user runs it (Spark start-up included)."""
+    env = {**os.environ, "DATABASE_URL": url, "ELT_DATA_DIR": str(BENCH_DIR)}
+    with timed() as timing:
+        subprocess.run([sys.executable, "-m", "elt", "run", "--input", str(path)], cwd=PROJECT_ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+    return timing.seconds
+
+
+def export(url: str) -> dict[str, float]:
+    """The full February audience through the app's export code, against COPY (the same query) TO STDOUT."""
+    from dashboard import data
+    from dashboard.audience import AudienceFilter
+
+    everyone = AudienceFilter(opted_in_only=False)
+    data.publication()  # open the app's connection pool first, as a running app has
+    with timed(trace_memory=True) as ours:
+        payload = data.audience_csv("february", everyone, "Europe/Amsterdam", semicolons=False)
+    export_sql, params = data.audience_export_sql("february", everyone, "Europe/Amsterdam", semicolons=False)
+    sink = _CountingSink()
+    with db.connection(url) as conn, conn.cursor() as cur:
+        bound = cur.mogrify(export_sql, params).decode()
+        with timed(trace_memory=True) as floor:
+            cur.copy_expert(f"copy ({bound}) to stdout with (format csv, header)", sink)
+    return {
+        "customers": payload.count(b"\n") - 1,
+        "csv_bytes": len(payload),
+        "project_seconds": round(ours.seconds, 3),
+        "project_peak_bytes": ours.peak_bytes,
+        "copy_to_seconds": round(floor.seconds, 3),
+        "copy_to_peak_bytes": floor.peak_bytes,
+    }
+
+
+class _CountingSink:
+    """A file-like object that only counts what COPY writes."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, chunk: bytes) -> int:
+        self.size += len(chunk)
+        return len(chunk)
+
+
+def dashboard_queries() -> dict[str, dict[str, float]]:
+    """p50/p95 of each page's queries with typical filters, uncached (the cache would hide the database)."""
+    from dashboard import data
+    from dashboard.audience import AudienceFilter
+
+    publication = data.publication()
+    version, tz = publication.run_id, publication.business_time_zone
+    typical = AudienceFilter(years=(2024,), countries=("NL",))
+    calls = {
+        "overview: publication": lambda: data.publication(),
+        "overview: headline": lambda: data.headline.__wrapped__(version),
+        "audience: filter options": lambda: data.filter_options.__wrapped__(version, "february"),
+        "audience: size, default filters": lambda: data.audience_summary.__wrapped__(version, "february", AudienceFilter()),
+        "audience: size, 2024 + NL": lambda: data.audience_summary.__wrapped__(version, "february", typical),
+        "audience: preview page 1": lambda: data.audience_preview.__wrapped__(version, "february", AudienceFilter(), 1, tz),
+        "audience: preview 2024 + NL": lambda: data.audience_preview.__wrapped__(version, "december", typical, 1, tz),
+        "audience: search 'van'": lambda: data.audience_summary.__wrapped__(version, "december", AudienceFilter(search="van")),
+        "orders by month": lambda: data.orders_by_month.__wrapped__(version),
+        "pipeline: run history": lambda: data.run_history.__wrapped__(),
+        "pipeline: rejects": lambda: data.latest_rejects.__wrapped__(version),
+    }
+    return {name: latencies(call, QUERY_REPEAT) for name, call in calls.items()}
+
+
+def measure(rows: int, with_seed: bool) -> dict:
+    """Every measurement for one size."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    path = input_file(rows)
+    url = server.start(BENCH_DIR)
+    os.environ["DATABASE_URL"] = url  # the dashboard's data module reads it
+    from elt.spark import build_spark_session
+
+    results: dict = {"rows": rows, "file_bytes": path.stat().st_size}
+    results["floor_copy_seconds"] = round(floor_copy(url, path), 3)
+    settings = replace(load_settings(), data_dir=BENCH_DIR)
+    with timed() as start:
+        spark = build_spark_session(settings, jars=[str(JDBC_JAR)] if JDBC_JAR.exists() else None)
+    results["spark_start_seconds"] = round(start.seconds, 3)
+    seed = seed_jdbc(spark, url, path) if with_seed else None
+    results["seed_jdbc_seconds"] = None if seed is None else round(seed, 3)
+    results["project_stages"] = project_stages(spark, url, path)
+    results["project_end_to_end_seconds"] = round(end_to_end(url, path), 3)
+    results["export"] = export(url)
+    results["dashboard_queries"] = dashboard_queries()
+    results["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark for one size and record it."""
+    from benchmarks import report
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="orders in the generated file (default 1M)")
+    parser.add_argument("--no-seed", action="store_true", help="skip the seed design's JDBC baseline")
+    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    results = measure(args.rows, with_seed=not args.no_seed)
+    results["ratios"] = report.ratios(results)
+    results["machine"] = report.machine()
+    results["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"bench_{args.rows}_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+    text = "\n".join(report.lines(results))
+    print(text)
+    print(f"results: {out}")
+    if not args.no_record:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        if not REPORT.exists():
+            REPORT.write_text("# Benchmarks\n\nAppended by `make bench` (`python -m benchmarks.bench`); newest last.\n\n")
+        with REPORT.open("a") as handle:
+            handle.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
