@@ -160,7 +160,8 @@ def resolve_duplicates(checked_df: DataFrame) -> DataFrame:
     is_good = F.col(REJECT_REASON).isNull()
     good_fields = F.when(is_good, F.struct(*[F.col(name) for name in COLUMNS]))
     group = Window.partitionBy("order_id")
-    in_order = group.orderBy(is_good.desc(), F.col(SOURCE_FILE), F.col(RAW_RECORD))
+    # Copies kept as duplicates are identical in every typed field: only which file they came from can differ.
+    in_order = group.orderBy(is_good.desc(), F.col(SOURCE_FILE))
     is_conflict = is_good & ~F.min(good_fields).over(group).eqNullSafe(F.max(good_fields).over(group))
     return checked_df.select(
         *[F.col(name) for name in COLUMNS],
