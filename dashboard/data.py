@@ -269,22 +269,6 @@ def run_history(limit: int = 50) -> pd.DataFrame | None:
     )
 
 
-def run(run_id: int) -> dict | None:
-    """One run's row, read fresh (for live progress)."""
-    frame = _fetch_or_empty(
-        "select status, current_stage, rows_read, rows_loaded, rows_rejected, error_message "
-        "from meta.elt_runs where run_id = %(run_id)s",
-        {"run_id": run_id},
-    )
-    return None if frame is None or frame.empty else frame.iloc[0].to_dict()
-
-
-def latest_run_id() -> int | None:
-    """The id of the newest run in the run log."""
-    frame = _fetch_or_empty("select max(run_id) as run_id from meta.elt_runs")
-    return None if frame is None or pd.isna(frame.iloc[0].run_id) else int(frame.iloc[0].run_id)
-
-
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
 def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
     """Rejected rows of the published run, with their reasons."""
