@@ -116,7 +116,7 @@ def _follow(job: rerun.Job) -> None:
     if job.process.poll() is None:
         elapsed = time.monotonic() - job.started
         stage = next((line.split()[0] for line in reversed(lines) if line.startswith("  ") and line.strip()), "starting")
-        with st.status(f"Running the ELT · {stage} · {elapsed:.0f} s", expanded=True):
+        with st.status(f"Running the ELT · {stage} · {elapsed:.0f} s", expanded=True, state="running"):
             st.code("\n".join(lines[-12:]) or "starting Spark…", language=None)
         return
     if job.process.returncode == 0:
