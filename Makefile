@@ -43,6 +43,7 @@ app: venv ## Start just the dashboard on http://127.0.0.1:8501
 bench: venv ## Benchmark against the COPY floor and the seed design (ROWS=1000000; 100000 and 10000000 too)
 	@test -f /usr/share/java/postgresql.jar || { command -v apt-get >/dev/null && apt-get install -y -qq libpostgresql-jdbc-java >/dev/null; } || echo "no PostgreSQL JDBC jar: the seed baseline will be skipped"
 	$(PY) -m benchmarks.bench --rows $(or $(ROWS),1000000)
+	$(PY) -m benchmarks.chart
 
 sample: venv ## Regenerate the bundled sample (ROWS=n OUT=path SEED=s to make another)
 	$(PY) -m elt sample --rows $(or $(ROWS),$(SAMPLE_ROWS)) --out $(or $(OUT),$(SAMPLE)) --seed $(or $(SEED),42)
