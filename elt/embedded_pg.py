@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import warnings
 from pathlib import Path
@@ -100,8 +101,6 @@ def stop(data_dir: Path) -> bool:
 
 def _running_as_root() -> bool:
     """The wheel runs the server as a separate system user when we are root."""
-    import os
-
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 

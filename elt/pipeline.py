@@ -57,9 +57,9 @@ def run(
             report("note: an earlier run had been interrupted; it is now marked failed in meta.elt_runs")
         run_id = runlog.start(log_conn, input_path, triggered_by)
         report(f"ELT run {run_id}: {input_path} -> {db.masked(url)}")
-        current = _Run(settings, url, log_conn, run_id, report)
+        current = _Run(settings, url, log_conn, run_id, input_path, report)
         try:
-            result = current.execute(input_path, spark)
+            result = current.execute(spark)
         except BaseException as exc:
             runlog.finish(log_conn, run_id, current.stats, error=_one_line(exc))
             raise
@@ -80,8 +80,9 @@ def _one_line(exc: BaseException) -> str:
 class _Run:
     """The stages of one run, sharing its settings, connections and counters."""
 
-    def __init__(self, settings: Settings, url: str, log_conn, run_id: int, report: Report) -> None:
+    def __init__(self, settings: Settings, url: str, log_conn, run_id: int, input_path: str, report: Report) -> None:
         self.settings = settings
+        self.input_path = input_path
         self.url = url
         self.log_conn = log_conn
         self.run_id = run_id
@@ -106,23 +107,22 @@ class _Run:
             for item in said:
                 self.report(f"  {'':<8}   {item}")
 
-    def execute(self, input_path: str, spark) -> RunResult:
+    def execute(self, spark) -> RunResult:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
-        self.input_path = input_path
-        check_input_exists(input_path)
+        check_input_exists(self.input_path)
         with db.connection(self.url) as conn:
             build.check_time_zone(conn, self.settings.business_time_zone)
         with self.stage("spark") as said:
             spark = spark or build_spark_session(self.settings)
             said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
-        validated_df, top_reasons = self.extract(spark, input_path)
+        validated_df, top_reasons = self.extract(spark, self.input_path)
         try:
             self.load(validated_df)
         finally:
             validated_df.unpersist()
         self.build_and_publish()
-        result = RunResult(self.run_id, input_path, self.stats, top_reasons, time.perf_counter() - started)
+        result = RunResult(self.run_id, self.input_path, self.stats, top_reasons, time.perf_counter() - started)
         self.report(summary(result))
         return result
 
