@@ -24,7 +24,6 @@ REQUIRED: frozenset[str] = frozenset(
     {"order_id", "ordered_at", "customer_id", "quantity", "unit_price", "status", "marketing_opt_in"}
 )
 STATUSES: tuple[str, ...] = ("completed", "cancelled", "refunded")
-PURCHASE_STATUS = "completed"
 BOOLEANS: dict[str, bool] = {"true": True, "false": False}
 MIN_QUANTITY = 1
 PRICE_PRECISION = 12

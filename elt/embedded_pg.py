@@ -15,7 +15,6 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "marketing"
 PGDATA_SUBDIR = "postgres"
-SUPERUSER = "postgres"
 # The embedded server holds derived, rebuildable data for one machine: no replication or archiving, so the
 # build's CREATE TABLE AS into schemas made in the same transaction can skip writing WAL.
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0"}
