@@ -96,3 +96,35 @@ def query(url: str, statement: str, params: tuple | dict | None = None) -> list[
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(statement, params)
         return cur.fetchall()
+
+
+# --- The reliability report (tests/reliability.py): written after a run in which every marked test passed. ---
+_MARKED_RESULTS: dict[str, bool] = {}
+
+
+def pytest_collection_finish(session) -> None:
+    from tests import reliability
+
+    session.reliability_cases = reliability.cases_of(session.items)
+    for item in session.items:
+        if item.get_closest_marker(reliability.MARKER):
+            _MARKED_RESULTS[item.nodeid] = False
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.nodeid in _MARKED_RESULTS and report.when == "call":
+        _MARKED_RESULTS[report.nodeid] = report.passed
+    elif report.nodeid in _MARKED_RESULTS and report.failed:
+        _MARKED_RESULTS[report.nodeid] = False
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    from tests import reliability
+
+    cases = getattr(session, "reliability_cases", [])
+    complete = session.config.args == [] or session.config.args == session.config.getini("testpaths")
+    if cases and complete and not session.config.option.keyword and not session.config.option.markexpr \
+            and all(_MARKED_RESULTS.values()):
+        text = reliability.render(cases)
+        if not reliability.REPORT.exists() or reliability.REPORT.read_text() != text:
+            reliability.REPORT.write_text(text)
