@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
@@ -31,6 +34,20 @@ CONTRACT_HEADER: tuple[str, ...] = (
     "status",
     "marketing_opt_in",
 )
+# The fields of one good order (all but order_id) as written in a CSV file, for tests to vary.
+GOOD_ORDER: dict[str, str] = {
+    "ordered_at": "2024-02-14T19:22:05Z",
+    "customer_id": "C-1",
+    "email": "ann@example.nl",
+    "first_name": "Ann",
+    "last_name": "de Vries",
+    "country": "NL",
+    "product_category": "books",
+    "quantity": "2",
+    "unit_price": "12.50",
+    "status": "completed",
+    "marketing_opt_in": "true",
+}
 
 
 @pytest.fixture(scope="session")
@@ -58,13 +75,22 @@ def admin_url(base_settings: Settings) -> str:
     return embedded_pg.start(base_settings.data_dir)
 
 
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped when the block ends."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    _admin(admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield db.libpq_url(_with_database(admin_url, name))
+    finally:
+        _admin(admin_url, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def database_url(admin_url: str) -> Iterator[str]:
     """A fresh, empty database for one test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin(admin_url, sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield db.libpq_url(_with_database(admin_url, name))
-    _admin(admin_url, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with fresh_database(admin_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -96,6 +122,27 @@ def query(url: str, statement: str, params: tuple | dict | None = None) -> list[
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute(statement, params)
         return cur.fetchall()
+
+
+def run_elt(
+    *args: str, database_url: str | None = None, extra_env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run `python -m elt ARGS` as a user would, against `database_url` (no DATABASE_URL: the embedded server)."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "elt", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single line a failed command printed on stderr (asserting it is one line and no traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
 
 
 # --- The reliability report (tests/reliability.py): written after a run in which every marked test passed. ---

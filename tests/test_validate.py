@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from elt.validate import accepted, rejected, validate
-from tests.conftest import CONTRACT_HEADER
+from tests.conftest import CONTRACT_HEADER, GOOD_ORDER
 
 FIELDS = CONTRACT_HEADER
 SOURCE = "file:/input/orders.csv"
@@ -24,19 +24,7 @@ OTHER_SOURCE = "file:/input/orders_resend.csv"
 CONFLICT = "conflicting duplicate order_id"
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-GOOD: dict[str, str | None] = {
-    "ordered_at": "2024-02-14T19:22:05Z",
-    "customer_id": "C-1",
-    "email": "ann@example.nl",
-    "first_name": "Ann",
-    "last_name": "de Vries",
-    "country": "NL",
-    "product_category": "books",
-    "quantity": "2",
-    "unit_price": "12.50",
-    "status": "completed",
-    "marketing_opt_in": "true",
-}
+GOOD: dict[str, str | None] = dict(GOOD_ORDER)
 
 
 def utc(*parts: int) -> datetime:
