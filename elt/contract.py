@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Sequence
 
 from elt.errors import InputError
@@ -26,6 +27,12 @@ REQUIRED: frozenset[str] = frozenset(
 STATUSES: tuple[str, ...] = ("completed", "cancelled", "refunded")
 BOOLEANS: dict[str, bool] = {"true": True, "false": False}
 MIN_QUANTITY = 1
+# No real field is longer (mail tools take at most 255 per field): a longer one is a broken export or an attack.
+MAX_FIELD_LENGTH = 255
+# An order before this instant is a broken date (0001-01-01, a default), not history.
+EARLIEST_ORDERED_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# How far after the run's start an order may be dated (clock skew between systems), in days.
+MAX_DAYS_AHEAD = 1
 PRICE_PRECISION = 12
 PRICE_SCALE = 2
 BOM = "\ufeff"

@@ -1,7 +1,9 @@
 """Read the orders CSV with Spark: check the header, then read every field as text with the raw record kept."""
 from __future__ import annotations
 
+import csv
 import logging
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,6 +39,15 @@ REBUILD_OPTIONS = {
 }
 ONLY_BOM_OR_BLANK = b"\xef\xbb\xbf \t\r\n"
 HEAD_BYTES = 64
+SCAN_CHUNK_BYTES = 1 << 24
+SAMPLE_BYTES = 1 << 16  # how much of a file's start and end the header and truncation checks look at
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-32 LE starts with the UTF-16 LE mark
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+# Spark decompresses these by their ending: their bytes are not CSV text, so the text checks skip them.
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".deflate", ".lz4", ".snappy", ".zst")
+SPARK_HIDDEN_PREFIXES = (".", "_")  # Spark skips such files when it reads a directory
+NOT_TEXT = "input is not a text file (it holds NUL bytes: binary, or UTF-16 without a BOM?): {path}"
+Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 def absolute_input(path: str) -> str:
@@ -46,18 +57,42 @@ def absolute_input(path: str) -> str:
     return path
 
 
-def check_input_exists(path: str) -> None:
-    """Fail early with one line when a local input path does not exist or is not readable."""
+def _local_path(path: str) -> Path | None:
+    """The local file system path of an input, or None for remote storage."""
     parsed = urlparse(path)
     if parsed.scheme not in ("", "file"):
+        return None
+    return Path(parsed.path if parsed.scheme == "file" else path)
+
+
+def check_input_exists(path: str) -> None:
+    """Fail early with one line when a local input does not exist, is empty, or is not comma-separated UTF-8 text.
+
+    Runs before Spark starts: every file-level problem is named here, with the file and where in it.
+    """
+    local = _local_path(path)
+    if local is None:
         return  # remote storage: Spark will tell
-    local = Path(parsed.path if parsed.scheme == "file" else path)
     if not local.exists():
         raise InputError(f"input file not found: {path}")
+    if not (local.is_file() or local.is_dir()):
+        raise InputError(f"input is not a regular file or directory: {path}")
     if local.is_dir() and not any(child.is_file() for child in local.iterdir()):
         raise InputError(f"input directory has no files: {path}")
     if local.is_file() and _is_blank(local):
         raise InputError(f"input file is empty (no header row): {path}")
+    for file in _data_files(local):
+        if not file.name.endswith(COMPRESSED_SUFFIXES):
+            _check_text(file)
+
+
+def _data_files(local: Path) -> list[Path]:
+    """The files Spark reads for a local input: the file itself, or a directory's visible files."""
+    if local.is_file():
+        return [local]
+    return sorted(
+        child for child in local.iterdir() if child.is_file() and not child.name.startswith(SPARK_HIDDEN_PREFIXES)
+    )
 
 
 def _is_blank(path: Path) -> bool:
@@ -65,6 +100,132 @@ def _is_blank(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     return head.strip(ONLY_BOM_OR_BLANK) == b"" and path.stat().st_size <= HEAD_BYTES
+
+
+def _check_text(path: Path) -> None:
+    """Fail with one line naming the problem when a file is not complete, comma-separated UTF-8 CSV text."""
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    first_line = head.split(b"\n", 1)[0]
+    if head.startswith(UTF16_BOMS):
+        raise InputError(f"input is UTF-16 text, not UTF-8 (save it as UTF-8): {path}")
+    if b"\0" in first_line:
+        raise InputError(NOT_TEXT.format(path=path))
+    header = first_line.decode("utf-8", "replace")
+    if "," not in header:
+        for delimiter, name in OTHER_DELIMITERS.items():
+            if delimiter in header:
+                raise InputError(f"input is {name}-separated, the orders contract needs commas: {path}")
+    quotes = _check_utf8(path, head)
+    if quotes % 2:
+        _check_quotes_close(path)
+    _check_last_line(path)
+
+
+def _check_utf8(path: Path, head: bytes) -> int:
+    """Fail at the first byte that is not UTF-8; return the number of quote characters in the file."""
+    quotes, offset, carry = 0, 0, b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(SCAN_CHUNK_BYTES):
+            quotes += chunk.count(b'"')
+            data = carry + chunk if carry else chunk
+            carry = b""
+            if not data.isascii():
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    if exc.reason != "unexpected end of data":
+                        raise _not_utf8(path, head, offset + exc.start, data[exc.start]) from None
+                    carry = data[exc.start :]  # a character split across two chunks
+            offset += len(data) - len(carry)
+    if carry:
+        raise _not_utf8(path, head, offset, carry[0])
+    return quotes
+
+
+def _not_utf8(path: Path, head: bytes, offset: int, byte: int) -> InputError:
+    """The error for a byte that is not UTF-8: binary data, or text in a legacy encoding."""
+    if b"\0" in head:
+        return InputError(NOT_TEXT.format(path=path))
+    return InputError(
+        f"input is not UTF-8: byte 0x{byte:02X} on line {_line_at(path, offset)} "
+        f"(a Latin-1 or Windows-1252 export? save it as UTF-8): {path}"
+    )
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The 1-based line number of a byte offset."""
+    lines, done = 1, 0
+    with path.open("rb") as handle:
+        while done < offset and (chunk := handle.read(min(SCAN_CHUNK_BYTES, offset - done))):
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
+
+
+def _check_quotes_close(path: Path) -> None:
+    """Fail when a quoted field is still open at the end of the file (it would swallow every row after it)."""
+    limit = csv.field_size_limit(sys.maxsize)  # the open field runs to the end of the file
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            record_start = 1
+            while True:
+                try:
+                    next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    if str(exc).startswith("unexpected end of data"):
+                        raise InputError(
+                            f"input has an unbalanced quote: the quoted field opened on line {record_start} "
+                            f"never closes and would swallow the rest of the file: {path}"
+                        ) from None
+                record_start = reader.line_num + 1
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _check_last_line(path: Path) -> None:
+    """Fail when the last line has no line break and too few fields: the file was cut off."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - SAMPLE_BYTES))
+        tail = handle.read()
+    if tail.endswith((b"\n", b"\r")) or (b"\n" not in tail and size > len(tail)):
+        return
+    last = tail.rsplit(b"\n", 1)[-1]
+    if last.count(b'"') % 2:
+        return  # the end of a quoted field that started on an earlier line: not judged from the tail
+    try:
+        fields = next(csv.reader([last.decode("utf-8")]))
+    except csv.Error:
+        return
+    if len(fields) < len(COLUMNS):
+        raise InputError(
+            f"input looks truncated: its last line has {len(fields)} of {len(COLUMNS)} fields and no line break: {path}"
+        )
+
+
+def input_fingerprint(path: str) -> Fingerprint | None:
+    """Name, size and modification time of every local input file, to notice one changing under a run."""
+    local = _local_path(path)
+    if local is None:
+        return None
+    found = []
+    try:
+        for file in _data_files(local):
+            status = file.stat()
+            found.append((str(file), status.st_size, status.st_mtime_ns))
+    except OSError:  # gone, or no longer readable: that is a change too
+        return ()
+    return tuple(found)
+
+
+def check_unchanged(path: str, fingerprint: Fingerprint | None) -> None:
+    """Fail when an input file changed since the run started reading it (the data read may be a mix)."""
+    if input_fingerprint(path) != fingerprint:
+        raise InputError(f"input file changed while it was being read: {path}")
 
 
 def read_header(spark: SparkSession, path: str) -> list[str]:
@@ -76,7 +237,10 @@ def read_header(spark: SparkSession, path: str) -> list[str]:
     if first is None:
         raise InputError(f"input is empty (no header row): {path}")
     names = [value or "" for value in first]
-    check_header(names)
+    try:
+        check_header(names)
+    except InputError as exc:
+        raise InputError(f"{exc}: {path}") from None
     return names
 
 

@@ -14,7 +14,14 @@ from pyspark.sql import functions as F
 from elt import build, db, runlog
 from elt.config import SAMPLE_PATH, Settings
 from elt.errors import EltError, InputError, TooManyRejects
-from elt.extract import absolute_input, check_input_exists, read_header, read_orders
+from elt.extract import (
+    absolute_input,
+    check_input_exists,
+    check_unchanged,
+    input_fingerprint,
+    read_header,
+    read_orders,
+)
 from elt.load import copy_into
 from elt.lock import run_lock
 from elt.spark import build_spark_session
@@ -110,6 +117,7 @@ class _Run:
     def execute(self, spark) -> RunResult:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
+        fingerprint = input_fingerprint(self.input_path)
         check_input_exists(self.input_path)
         with db.connection(self.url) as conn:
             build.check_time_zone(conn, self.settings.business_time_zone)
@@ -121,6 +129,7 @@ class _Run:
             self.load(validated_df)
         finally:
             validated_df.unpersist()
+        check_unchanged(self.input_path, fingerprint)  # Spark reads lazily: until here it may have re-read it
         self.build_and_publish()
         result = RunResult(self.run_id, self.input_path, self.stats, top_reasons, time.perf_counter() - started)
         self.report(summary(result))

@@ -13,6 +13,9 @@ from elt.contract import (
     BOOLEANS,
     COLUMNS,
     COUNTRY_CODES,
+    EARLIEST_ORDERED_AT,
+    MAX_DAYS_AHEAD,
+    MAX_FIELD_LENGTH,
     MIN_QUANTITY,
     PRICE_PRECISION,
     PRICE_SCALE,
@@ -103,12 +106,19 @@ def _unparseable(name: str, problem: str) -> Column:
 
 def _field_reasons() -> list[Column]:
     """Step 3: every rule of the contract as a reason column (null when the rule holds)."""
-    quantity, price = _parsed("quantity"), _parsed("unit_price")
+    ordered_at, quantity, price = _parsed("ordered_at"), _parsed("quantity"), _parsed("unit_price")
     precise = _parsed("price_is_precise")
     statuses = f"{', '.join(STATUSES[:-1])} or {STATUSES[-1]}"
+    latest = F.timestamp_add("DAY", F.lit(MAX_DAYS_AHEAD), F.current_timestamp())
     return [
         *[_missing(name) for name in COLUMNS if name in REQUIRED],
+        *[
+            F.when(F.length(name) > MAX_FIELD_LENGTH, _echo(f"{name} is longer than {MAX_FIELD_LENGTH} characters", F.col(name)))
+            for name in COLUMNS
+        ],
         _unparseable("ordered_at", "is not an ISO 8601 date-time"),
+        F.when(ordered_at < EARLIEST_ORDERED_AT, _echo(f"ordered_at is before {EARLIEST_ORDERED_AT:%Y-%m-%d}", F.col("ordered_at"))),
+        F.when(ordered_at > latest, _echo("ordered_at is in the future", F.col("ordered_at"))),
         _unparseable("quantity", "is not a whole number"),
         F.when(quantity < MIN_QUANTITY, _echo(f"quantity must be at least {MIN_QUANTITY}", F.col("quantity"))),
         F.when(quantity.try_cast("int").isNull() & (quantity >= MIN_QUANTITY), _echo("quantity is too large", F.col("quantity"))),
