@@ -1,20 +1,24 @@
-"""Load a DataFrame into a PostgreSQL table with COPY, from every Spark partition in parallel.
+"""Load staged CSV files into PostgreSQL tables with COPY, a few connections in parallel.
 
-Each partition opens its own connection where it runs (an executor on another machine talks to PostgreSQL
-itself), turns its Arrow batches into CSV bytes with pyarrow's C++ writer and streams them into COPY. No row
-passes through the driver and none through Python one by one. A partition commits once, at its end.
+The files come from `elt.stage` (Spark wrote them, COPY-ready). Each connection streams its share of the files
+in 1 MiB chunks (nothing is held in memory) and commits once; the tables are a staging layer no reader sees,
+so a failure mid-way only leaves rows the next run's staging drops.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Iterator
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable
 
-from pyspark.sql import DataFrame
+from elt import db
 
 logger = logging.getLogger(__name__)
 
-ROWS_COLUMN = "rows"
 APPLICATION_NAME = "elt-load"
+CHUNK_BYTES = 1 << 20
+MAX_CONNECTIONS = 4
 
 
 def copy_statement(table: str, columns: Iterable[str]) -> str:
@@ -22,41 +26,35 @@ def copy_statement(table: str, columns: Iterable[str]) -> str:
     return f"copy {table} ({', '.join(columns)}) from stdin with (format csv)"
 
 
-def partition_writer(dsn: str, statement: str) -> Callable[[Iterator], Iterator]:
-    """A function for `mapInArrow` that COPYs one partition's batches and yields its row count."""
-
-    def write_partition(batches: Iterator) -> Iterator:
-        import io
-
-        import psycopg2
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-
-        options = pa_csv.WriteOptions(include_header=False)
-        rows = 0
-        conn = psycopg2.connect(dsn, application_name=APPLICATION_NAME)
-        try:
-            with conn.cursor() as cur:
-                for batch in batches:
-                    if batch.num_rows == 0:
-                        continue
-                    buffer = io.BytesIO()
-                    pa_csv.write_csv(batch, buffer, write_options=options)
-                    buffer.seek(0)
-                    cur.copy_expert(statement, buffer)
-                    rows += batch.num_rows
-            conn.commit()
-        finally:
-            conn.close()
-        yield pa.RecordBatch.from_pydict({ROWS_COLUMN: [rows]}, schema=pa.schema([(ROWS_COLUMN, pa.int64())]))
-
-    return write_partition
+def _shares(files: list[Path], count: int) -> list[list[Path]]:
+    """Split files into `count` groups of similar total size (largest first, each to the lightest group)."""
+    groups: list[list[Path]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for path in sorted(files, key=lambda p: p.stat().st_size, reverse=True):
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append(path)
+        sizes[lightest] += path.stat().st_size
+    return [group for group in groups if group]
 
 
-def copy_into(df: DataFrame, table: str, dsn: str) -> int:
-    """COPY every row of `df` into `table` (columns matched by name); return the number of rows written."""
-    writer = partition_writer(dsn, copy_statement(table, df.columns))
-    counts = df.mapInArrow(writer, f"{ROWS_COLUMN} long").collect()
-    total = sum(row[ROWS_COLUMN] for row in counts)
-    logger.info("copied %d rows into %s from %d partitions", total, table, len(counts))
+def _copy_share(url: str, statement: str, files: list[Path]) -> int:
+    rows = 0
+    with db.connection(url, application_name=APPLICATION_NAME) as conn, conn.cursor() as cur:
+        for path in files:
+            with path.open("rb") as handle:
+                cur.copy_expert(statement, handle, size=CHUNK_BYTES)
+            rows += cur.rowcount
+        conn.commit()
+    return rows
+
+
+def copy_files(url: str, table: str, columns: Iterable[str], files: list[Path]) -> int:
+    """COPY every file into `table` (CSV, no header, these columns); return the number of rows loaded."""
+    if not files:
+        return 0
+    statement = copy_statement(table, columns)
+    shares = _shares(files, min(len(files), MAX_CONNECTIONS, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        total = sum(pool.map(lambda share: _copy_share(url, statement, share), shares))
+    logger.info("copied %d rows into %s from %d files over %d connections", total, table, len(files), len(shares))
     return total

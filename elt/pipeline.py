@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ from elt.extract import (
     read_header,
     read_orders,
 )
-from elt.load import copy_into
+from elt.load import copy_files
 from elt.lock import run_lock
 from elt.spark import build_spark_session
-from elt.validate import IS_DUPLICATE, REASON_SEPARATOR, REJECT_REASON, accepted, rejected, validate
+from elt.stage import ACCEPTED, LINEAGE_COLUMNS, REJECTED, Staged, read_rejected, write_staged
+from elt.validate import RAW_ORDER_COLUMNS, REASON_SEPARATOR, REJECT_COLUMNS, REJECT_REASON, validate
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ Report = Callable[[str], None]
 TOP_REASONS = 3
 STAGE_LINE_WIDTH = 66
 STAGED_ORDERS = f"{build.STAGING_SCHEMA}.orders"
-STAGED_REJECTS = f"{build.STAGING_SCHEMA}.orders_rejected"
+
 
 
 @dataclass
@@ -124,39 +126,43 @@ class _Run:
         with self.stage("spark") as said:
             spark = spark or build_spark_session(self.settings)
             said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
-        validated_df, top_reasons = self.extract(spark, self.input_path)
+        staged, top_reasons = self.extract(spark, self.input_path)
         try:
-            self.load(validated_df)
+            self.load(staged)
         finally:
-            validated_df.unpersist()
+            shutil.rmtree(staged.directory, ignore_errors=True)
         check_unchanged(self.input_path, fingerprint)  # Spark reads lazily: until here it may have re-read it
         self.build_and_publish()
         result = RunResult(self.run_id, self.input_path, self.stats, top_reasons, time.perf_counter() - started)
         self.report(summary(result))
         return result
 
-    def extract(self, spark, input_path: str) -> tuple[DataFrame, list[tuple[str, int]]]:
-        """Read and validate the input; count rows, rejects and duplicates; refuse a broken export."""
+    def extract(self, spark, input_path: str) -> tuple[Staged, list[tuple[str, int]]]:
+        """Read and validate the input into staged COPY files; count rows, rejects and duplicates; refuse a
+        broken export."""
         with self.stage("extract") as said:
             header = read_header(spark, input_path)
-            validated_df = validate(read_orders(spark, input_path, header)).cache()
-            read, rejects, duplicates = count_outcomes(validated_df)
+            validated_df = validate(read_orders(spark, input_path, header))
+            lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
+            shutil.rmtree(self.settings.data_dir / STAGING_DIR, ignore_errors=True)  # left by killed runs
+            staged = write_staged(validated_df, self.settings.data_dir / STAGING_DIR / f"run_{self.run_id}", lineage)
+            read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
             if read == 0:
                 raise InputError(f"input has a header but no data rows: {input_path}")
-            top = top_reject_reasons(validated_df) if rejects else []
+            top = top_reject_reasons(read_rejected(spark, staged)) if rejects else []
             self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
             check_reject_share(read, rejects, self.settings.max_reject_share, top)
             said.append(f"{read:,} rows read · {rejects:,} rejected · {duplicates:,} exact duplicates dropped")
-        return validated_df, top
+        return staged, top
 
-    def load(self, validated_df: DataFrame) -> None:
-        """COPY accepted and rejected rows into the staging raw layer, in parallel from the partitions."""
+    def load(self, staged: Staged) -> None:
+        """COPY the staged accepted and rejected rows into the staging raw layer, a few files in parallel."""
         with self.stage("load") as said:
             with db.connection(self.url) as conn:
                 build.prepare_staging(conn, self.sections["raw"])
-            lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
-            loaded = copy_into(accepted(validated_df).withColumns(lineage), STAGED_ORDERS, self.url)
-            copy_into(rejected(validated_df).withColumns(lineage), STAGED_REJECTS, self.url)
+            lineage = list(LINEAGE_COLUMNS)
+            loaded = copy_files(self.url, STAGED_ORDERS, [*RAW_ORDER_COLUMNS, *lineage], staged.files(ACCEPTED))
+            copy_files(self.url, STAGED_REJECTS, [*REJECT_COLUMNS, *lineage], staged.files(REJECTED))
             self.stats.rows_loaded = loaded
             said.append(f"{loaded:,} orders and {self.stats.rows_rejected:,} rejects copied into raw")
 
@@ -182,16 +188,6 @@ class _Run:
         """Run one layer's models, printing each table's row count."""
         with self.stage(layer) as said:
             build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(f"{m.table} {rows:,}"))
-
-
-def count_outcomes(validated_df: DataFrame) -> tuple[int, int, int]:
-    """Rows read, rejected and dropped as exact duplicates, in one pass."""
-    row = validated_df.agg(
-        F.count(F.lit(1)).alias("read"),
-        F.count(F.col(REJECT_REASON)).alias("rejected"),
-        F.count(F.when(F.col(IS_DUPLICATE), 1)).alias("duplicates"),
-    ).first()
-    return row["read"], row["rejected"], row["duplicates"]
 
 
 def top_reject_reasons(validated_df: DataFrame, limit: int = TOP_REASONS) -> list[tuple[str, int]]:

@@ -1,6 +1,7 @@
 """Atomic publishing, failed runs, the run lock and killed runs, against a real PostgreSQL."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -122,6 +123,42 @@ def _run_lock_holders(url: str) -> int:
     return query(url, f"select count(*) from pg_locks where locktype = 'advisory' and {key} = %s", (RUN_LOCK_KEY,))[0][0]
 
 
+COPY_GATE_KEY = 424242
+COPY_GATE = f"""
+create function public.copy_gate() returns trigger language plpgsql as $$
+begin perform pg_advisory_lock({COPY_GATE_KEY}); return null; end $$;
+create function public.add_copy_gate() returns event_trigger language plpgsql as $$
+begin
+  if exists (select 1 from pg_event_trigger_ddl_commands() where object_identity = 'raw_next.orders') then
+    create trigger copy_gate before insert on raw_next.orders for each statement execute function public.copy_gate();
+  end if;
+end $$;
+create event trigger copy_gate on ddl_command_end when tag in ('CREATE TABLE') execute function public.add_copy_gate();
+"""
+
+
+@contextlib.contextmanager
+def _copy_blocked(url: str):
+    """While inside: any COPY into raw_next.orders waits at its first row for an advisory lock the test holds.
+
+    Yields a predicate: whether a COPY is waiting there. The gate is removed on exit.
+    """
+    holder = db.connect(url, autocommit=True)
+    try:
+        with holder.cursor() as cur:
+            cur.execute(COPY_GATE)
+            cur.execute("select pg_advisory_lock(%s)", (COPY_GATE_KEY,))
+        waiting = (
+            "select 1 from pg_locks l join pg_stat_activity a using (pid) where l.locktype = 'advisory' "
+            "and not l.granted and l.objid = %s and a.query ilike 'copy raw_next.orders%%'"
+        )
+        yield lambda: query(url, waiting, (COPY_GATE_KEY,))
+    finally:
+        with holder.cursor() as cur:
+            cur.execute("drop event trigger copy_gate; drop function add_copy_gate(); drop function copy_gate() cascade")
+        holder.close()
+
+
 @pytest.mark.parametrize("stage", ["extract", "load"])
 def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, spark, database_url, tmp_path, stage):
     big = tmp_path / "big.csv"
@@ -131,10 +168,15 @@ def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, sp
         [sys.executable, "-m", "elt", "run", "--input", str(big)], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+    held = _copy_blocked(database_url) if stage == "load" else contextlib.nullcontext(lambda: True)
     try:
-        _wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))
+        with held as copy_is_waiting:
+            _wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))
+            _wait_for(copy_is_waiting)  # load: the COPY into raw_next.orders has started and is stuck mid-statement
+            os.killpg(child.pid, signal.SIGKILL)
     finally:
-        os.killpg(child.pid, signal.SIGKILL)
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
         child.wait()
     _wait_for(lambda: _run_lock_holders(database_url) == 0)
     assert query(database_url, MART_TOTALS) == published
