@@ -119,3 +119,17 @@ def test_business_time_zone_is_configurable(lenient, spark, database_url):
 def test_publication_names_the_run_and_file(small_run, database_url):
     rows = query(database_url, "select run_id, input_path, business_time_zone, order_count from mrt.publication")
     assert rows == [(small_run.run_id, SMALL, "Europe/Amsterdam", 12)]
+
+
+def test_an_order_loaded_twice_fails_the_build_naming_the_key(lenient, spark, database_url, monkeypatch):
+    from elt.errors import DataTestFailed
+
+    real_copy = pipeline.copy_files
+
+    def copy_twice(url, table, columns, files):  # a load bug: every staged file COPYed twice
+        return real_copy(url, table, columns, files) + real_copy(url, table, columns, files)
+
+    monkeypatch.setattr(pipeline, "copy_files", copy_twice)
+    with pytest.raises(DataTestFailed, match=r"model dwh\.orders has duplicate keys, nothing was published: .*Key \(order_id\)=\(A\d+\) is duplicated"):
+        pipeline.run(lenient, SMALL, report=lambda line: None, spark=spark)
+    assert query(database_url, "select count(*) from information_schema.schemata where schema_name = 'mrt'") == [(0,)]

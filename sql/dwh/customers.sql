@@ -1,6 +1,7 @@
 -- One row per customer: current attributes and lifetime totals.
 -- Current attributes come from the customer's most recent order of any status; on equal ordered_at the
 -- largest order_id wins, compared byte-wise (collate "C") so the choice does not depend on the server locale.
+-- Both windows share one sort by customer (newest order first): the totals need no second pass and no join.
 create table dwh.customers as
 with
 
@@ -8,45 +9,44 @@ orders as (
     select * from dwh.orders
 ),
 
-latest_order as (
-    select distinct on (orders.customer_id)
+per_order as (
+    select
         orders.customer_id,
         orders.email,
         orders.first_name,
         orders.last_name,
         orders.country,
-        orders.marketing_opt_in
+        orders.marketing_opt_in,
+        row_number() over newest_first as recency,
+        min(orders.ordered_at) over customer as first_order_at,
+        max(orders.ordered_at) over customer as last_order_at,
+        count(*) over customer as order_count,
+        count(*) filter (where orders.is_purchase) over customer as purchase_count,
+        sum(orders.amount) filter (where orders.is_purchase) over customer as revenue
     from orders
-    order by orders.customer_id, orders.ordered_at desc, orders.order_id collate "C" desc
-),
-
-lifetime as (
-    select
-        orders.customer_id,
-        min(orders.ordered_at) as first_order_at,
-        max(orders.ordered_at) as last_order_at,
-        count(*)::integer as order_count,
-        (count(*) filter (where orders.is_purchase))::integer as purchase_count,
-        coalesce(sum(orders.amount) filter (where orders.is_purchase), 0)::numeric(16, 2) as revenue
-    from orders
-    group by orders.customer_id
+    window
+        customer as (partition by orders.customer_id),
+        newest_first as (
+            partition by orders.customer_id
+            order by orders.ordered_at desc, orders.order_id collate "C" desc
+        )
 ),
 
 final as (
     select
-        latest_order.customer_id,
-        latest_order.email,
-        latest_order.first_name,
-        latest_order.last_name,
-        latest_order.country,
-        latest_order.marketing_opt_in,
-        lifetime.first_order_at,
-        lifetime.last_order_at,
-        lifetime.order_count,
-        lifetime.purchase_count,
-        lifetime.revenue
-    from latest_order
-    inner join lifetime on lifetime.customer_id = latest_order.customer_id
+        per_order.customer_id,
+        per_order.email,
+        per_order.first_name,
+        per_order.last_name,
+        per_order.country,
+        per_order.marketing_opt_in,
+        per_order.first_order_at,
+        per_order.last_order_at,
+        per_order.order_count::integer as order_count,
+        per_order.purchase_count::integer as purchase_count,
+        coalesce(per_order.revenue, 0)::numeric(16, 2) as revenue
+    from per_order
+    where per_order.recency = 1
 )
 
 select * from final;

@@ -40,4 +40,3 @@ final as (
 select * from final;
 
 alter table dwh.orders add primary key (order_id);
-create index on dwh.orders (customer_id);

@@ -1,10 +1,12 @@
--- Grain: one row per customer x calendar month of the year in which they made a purchase, over all years,
--- with the customer's current attributes. The seasonal marts are slices of this table.
+-- Grain: one row per customer x seasonal month of the year (February, December) in which they made a purchase,
+-- over all years, with the customer's current attributes. The seasonal marts are slices of this table.
+-- Only the months the dashboard has audiences for are built: a new season is one more number below.
 create table mrt.customers_by_month_of_year as
 with
 
 month_purchases as (
     select * from mrt.customer_month_purchases
+    where order_month_of_year in (2, 12)
 ),
 
 customers as (
