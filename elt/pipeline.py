@@ -70,9 +70,12 @@ def run(
         try:
             result = current.execute(spark)
         except BaseException as exc:
-            runlog.finish(log_conn, run_id, current.stats, error=_one_line(exc))
+            failure = db.run_failure(exc, url, current.stage_name)
+            runlog.finish(log_conn, run_id, current.stats, error=_one_line(failure or exc), url=url)
+            if failure:
+                raise failure from exc
             raise
-        runlog.finish(log_conn, run_id, current.stats)
+        runlog.finish(log_conn, run_id, current.stats, url=url)
         return result
 
 
@@ -98,10 +101,12 @@ class _Run:
         self.report = report
         self.stats = runlog.RunStats()
         self.sections = build.build_order()
+        self.stage_name = "start"
 
     @contextmanager
     def stage(self, name: str) -> Iterator[list[str]]:
         """Time a stage, record it in the run log, and print one line with what the stage says it did."""
+        self.stage_name = name
         runlog.progress(self.log_conn, self.run_id, name, self.stats)
         said: list[str] = []
         started = time.perf_counter()
