@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.audience import FORMULA_START, MARTS, AudienceFilter, like_pattern
 from elt import db, lock
@@ -30,10 +31,15 @@ CONNECT_TIMEOUT_SECONDS = 5
 UTF8_BOM = b"\xef\xbb\xbf"
 MISSING_TABLE = "42P01"
 MISSING_SCHEMA = "3F000"
+PUBLISHED_RUN = "select run_id from mrt.publication"
 
 
 class Unavailable(Exception):
     """The database cannot be reached; the message names the host, never the password."""
+
+
+class Republished(Exception):
+    """Another run was published while a page view read the data (outside a page view; inside, it starts again)."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +82,33 @@ def engine() -> sa.Engine:
     )
 
 
-def _fetch(sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run one parameterised query; connection failures become Unavailable with the host only."""
+def _fetch(sql: str, params: dict | None = None, *, version: int | None = None) -> pd.DataFrame:
+    """Run one parameterised query; connection failures become Unavailable with the host only.
+
+    With `version` (the published run the page view shows), the same connection then reads which run is published:
+    if another one was published meanwhile, the rows may be the new run's, and the page view starts again rather
+    than show two runs' numbers side by side (nor cache the new run's rows under the old run's id).
+    """
     try:
         with engine().connect() as conn:
             result = conn.exec_driver_sql(sql, params or {})
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            published = version if version is None else conn.exec_driver_sql(PUBLISHED_RUN).scalar()
     except sa.exc.OperationalError as exc:
         url = database_url()
         logger.warning("database unreachable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
         raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
+    if published != version:
+        _start_again(version, published)
+    return frame
+
+
+def _start_again(version: int, published: int) -> None:
+    """Restart the page view on the newly published run (outside a page view: raise Republished)."""
+    logger.info("run %s was published while a page view read run %s: starting the view again", published, version)
+    if get_script_run_ctx() is not None:
+        st.rerun()
+    raise Republished(f"run {published} was published while run {version} was being read")
 
 
 def _fetch_or_empty(sql: str, params: dict | None = None) -> pd.DataFrame | None:
@@ -122,7 +145,8 @@ def headline(version: int) -> dict[str, float]:
             (select count(*) from mrt.customers_february where marketing_opt_in) as february_opted_in,
             (select count(*) from mrt.customers_december) as december,
             (select count(*) from mrt.customers_december where marketing_opt_in) as december_opted_in
-        """
+        """,
+        version=version,
     )
     return {name: frame.iloc[0][name] for name in frame.columns}
 
@@ -134,8 +158,11 @@ def filter_options(version: int, slug: str) -> tuple[list[int], list[str]]:
     years = _fetch(
         "select distinct order_year from mrt.customer_month_purchases where order_month_of_year = %(month)s order by 1",
         {"month": mart.month_of_year},
+        version=version,
     )
-    countries = _fetch(f"select distinct country from {mart.table} where country is not null order by 1")
+    countries = _fetch(
+        f"select distinct country from {mart.table} where country is not null order by 1", version=version
+    )
     return [int(y) for y in years.order_year], list(countries.country)
 
 
@@ -187,6 +214,7 @@ def audience_summary(version: int, slug: str, audience: AudienceFilter) -> dict[
         f"select count(*) as customers, coalesce(sum(order_count), 0) as orders, "
         f"coalesce(sum(revenue), 0) as revenue from ({sql}) as filtered",
         params,
+        version=version,
     )
     return {name: frame.iloc[0][name] for name in frame.columns}
 
@@ -201,6 +229,7 @@ def audience_preview(version: int, slug: str, audience: AudienceFilter, page: in
         f"first_order_at, last_order_at, customer_id from ({sql}) as filtered "
         f"order by revenue desc, customer_id limit %(limit)s offset %(offset)s",
         params,
+        version=version,
     )
     for column in ("first_order_at", "last_order_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(time_zone)
@@ -252,7 +281,9 @@ def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
 def orders_by_month(version: int) -> pd.DataFrame:
     """Purchases, buyers and revenue per month."""
-    frame = _fetch("select month, order_count, customer_count, revenue from mrt.orders_by_month order by month")
+    frame = _fetch(
+        "select month, order_count, customer_count, revenue from mrt.orders_by_month order by month", version=version
+    )
     frame["month"] = pd.to_datetime(frame["month"])
     frame["revenue"] = frame["revenue"].astype(float)
     return frame
@@ -276,6 +307,7 @@ def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
         "select order_id, reject_reason, raw_record, source_file from raw.orders_rejected "
         "order by reject_reason, order_id limit %(limit)s",
         {"limit": limit},
+        version=version,
     )
 
 

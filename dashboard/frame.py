@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import datetime, timezone
 
@@ -13,6 +14,9 @@ from dashboard.data import Publication
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+# Characters that start markup inside a line of Streamlit's Markdown: emphasis, code, links and directives
+# ("[…]"), HTML, strikethrough, LaTeX. Escaped, a run's message shows the names it quotes as they are.
+MARKUP = re.compile(r"([\\`*_\[\]<>~$])")
 HOW_TO_RUN = "The data team can run it with **Rerun ELT** in the sidebar, or `make run` / `python -m elt run`."
 
 
@@ -104,7 +108,7 @@ def _rerun_section(since: str | None) -> None:
     clicked = st.button("Rerun ELT", disabled=not admin or since is not None, help="Run the pipeline on the latest export.")
     if clicked and _is_admin() and data.run_in_progress_since() is None:  # checked again on the server
         st.session_state.pop("elt_outcome", None)
-        _follow(rerun.start(data.environment_input()))
+        _follow(rerun.start(data.environment_input(), data.database_url()))
         return
     _last_outcome()
 
@@ -135,4 +139,9 @@ def _last_outcome() -> None:
     outcome = st.session_state.get("elt_outcome")
     if outcome:
         kind, message = outcome
-        (st.success if kind == "success" else st.error)(message)
+        (st.success if kind == "success" else st.error)(as_text(message))
+
+
+def as_text(text: str) -> str:
+    """Text for a Markdown element, shown as written: a run's message quotes names and values from the input file."""
+    return MARKUP.sub(r"\\\1", text)

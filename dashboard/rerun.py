@@ -118,8 +118,12 @@ def current_job() -> Job | None:
         return jobs.current
 
 
-def start(input_path: str | None) -> Job:
-    """Start `python -m elt run` unless this server already runs one; return the running job either way."""
+def start(input_path: str | None, database_url: str) -> Job:
+    """Start `python -m elt run` on the app's database unless this server already runs one; return the running job.
+
+    The run gets the app's environment without the data team's secret (it does not need it, and a process's
+    environment is readable by its owner): only DATABASE_URL is set to the database the app shows.
+    """
     jobs = _jobs()
     with jobs.lock:
         if jobs.current and jobs.current.process.poll() is None:
@@ -130,8 +134,12 @@ def start(input_path: str | None) -> Job:
         command = [sys.executable, "-m", "elt", "run", "--triggered-by", "app"]
         if input_path:
             command += ["--input", input_path]
+        env = {name: value for name, value in os.environ.items() if name != SECRET_NAME}
+        env["DATABASE_URL"] = database_url
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         jobs.current = Job(process, log_path, time.monotonic())
         logger.info("started ELT run (pid %d), output in %s", process.pid, log_path)
         return jobs.current

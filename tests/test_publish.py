@@ -8,18 +8,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from dashboard import data
 from elt import build, db, pipeline
 from elt.config import PROJECT_ROOT
 from elt.errors import DataTestFailed, InputError, RunInProgress, TooManyRejects
 from elt.lock import RUN_LOCK_KEY
 from elt.sample import write_sample
 from tests.conftest import FIXTURES, query
+from tests.harness import dashboard_numbers, dashboard_on, run_lock_holders, wait_for
 
 SMALL = str(FIXTURES / "orders_small.csv")
 MART_TOTALS = "select count(*), coalesce(sum(revenue), 0) from mrt.customers_february"
@@ -79,48 +80,80 @@ def test_second_run_is_refused_while_one_holds_the_lock(settings, spark, databas
         holder.close()
 
 
+# One statement, so one snapshot: the published run, and totals that reconcile across raw, dwh and mrt.
+RECONCILE = """
+select
+    (select run_id from mrt.publication) as run_id,
+    (select order_count from mrt.publication) as published_orders,
+    (select count(*) from dwh.orders) as dwh_orders,
+    (select count(*) from raw.orders) as raw_orders,
+    (select coalesce(sum(revenue), 0) from mrt.customers_february) as february_revenue,
+    (select coalesce(sum(amount), 0) from dwh.orders where is_purchase and order_month_of_year = 2) as dwh_february_revenue,
+    (select coalesce(sum(order_count), 0) from mrt.orders_by_month) as month_purchases,
+    (select count(*) from dwh.orders where is_purchase) as dwh_purchases
+"""
+
+
+def _dashboard_read() -> tuple[dict, tuple]:
+    """One reconciliation read, then what the dashboard's own queries show of that run, as a page view reads them.
+
+    If a run is published between the two, the dashboard says so (Republished; in the app the page view starts
+    again) rather than return numbers of the new run for the old one: then the view is read again.
+    """
+    while True:
+        reconciliation = data._fetch(RECONCILE).iloc[0].to_dict()
+        try:
+            numbers = dashboard_numbers(int(reconciliation["run_id"]))
+        except data.Republished:
+            continue
+        return reconciliation, tuple(sorted(numbers.items()))
+
+
+def _reconciles(read: dict) -> bool:
+    return (
+        read["published_orders"] == read["dwh_orders"] == read["raw_orders"]
+        and read["february_revenue"] == read["dwh_february_revenue"]
+        and read["month_purchases"] == read["dwh_purchases"]
+    )
+
+
+@pytest.mark.reliability(
+    "Concurrency", "dashboard queries issued continuously during a run (the dashboard's own queries plus a "
+    "reconciliation query in every read)",
+    "every query succeeds; each sees the old or the new data, never a mix: marts reconcile with dwh and raw in "
+    "every read",
+)
 def test_readers_see_old_or_new_data_never_a_mix(published, settings, spark, database_url, tmp_path):
     bigger = tmp_path / "bigger.csv"
     write_sample(bigger, 3000, seed=7)
-    seen: set[tuple] = set()
+    reads: list[tuple[dict, tuple]] = []
     errors: list[Exception] = []
     done = threading.Event()
 
     def read_continuously() -> None:
-        with db.connection(database_url, autocommit=True) as conn, conn.cursor() as cur:
-            while not done.is_set():
-                try:
-                    cur.execute(MART_TOTALS)
-                    seen.add(cur.fetchone())
-                except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                    errors.append(exc)
+        while not done.is_set():
+            try:
+                reads.append(_dashboard_read())
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
 
-    reader = threading.Thread(target=read_continuously)
-    reader.start()
-    try:
-        pipeline.run(settings, str(bigger), spark=spark, **QUIET)
-    finally:
-        done.set()
-        reader.join()
-    after = query(database_url, MART_TOTALS)[0]
+    with dashboard_on(database_url):
+        before = _dashboard_read()
+        reader = threading.Thread(target=read_continuously)
+        reader.start()
+        try:
+            pipeline.run(settings, str(bigger), spark=spark, **QUIET)
+        finally:
+            done.set()
+            reader.join()
+        after = _dashboard_read()
     assert errors == []
-    assert seen <= {published[0], after}
-    assert published[0] in seen and after != published[0]
-
-
-def _wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def _run_lock_holders(url: str) -> int:
-    key = "((classid::bigint << 32) | objid::bigint)"
-    return query(url, f"select count(*) from pg_locks where locktype = 'advisory' and {key} = %s", (RUN_LOCK_KEY,))[0][0]
+    assert before[0]["run_id"] == 1 and after[0]["run_id"] == 2 and before[1] != after[1]
+    assert len(reads) > 10
+    shown = {1: before[1], 2: after[1]}
+    mixed = [read for read, numbers in reads if not _reconciles(read) or shown.get(read["run_id"]) != numbers]
+    assert mixed == [], f"{len(mixed)} of {len(reads)} reads saw a mix of old and new data, e.g. {mixed[0]}"
+    assert before[1] in {numbers for _, numbers in reads}
 
 
 COPY_GATE_KEY = 424242
@@ -159,7 +192,18 @@ def _copy_blocked(url: str):
         holder.close()
 
 
-@pytest.mark.parametrize("stage", ["extract", "load"])
+@pytest.mark.parametrize("stage", [
+    pytest.param("extract", marks=pytest.mark.reliability(
+        "Faults", "ELT killed (SIGKILL) during extract",
+        "nothing in the database changes, the lock is gone; the next run records the killed one as failed "
+        "`interrupted during extract: …` and succeeds",
+    )),
+    pytest.param("load", marks=pytest.mark.reliability(
+        "Faults", "ELT killed (SIGKILL) during load",
+        "the published data is untouched (the load fills a staging schema), the lock is gone; the next run records "
+        "the killed one as failed `interrupted during load: …` and succeeds",
+    )),
+])
 def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, spark, database_url, tmp_path, stage):
     big = tmp_path / "big.csv"
     write_sample(big, 200_000, seed=3)
@@ -171,18 +215,19 @@ def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, sp
     held = _copy_blocked(database_url) if stage == "load" else contextlib.nullcontext(lambda: True)
     try:
         with held as copy_is_waiting:
-            _wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))
-            _wait_for(copy_is_waiting)  # load: the COPY into raw_next.orders has started and is stuck mid-statement
+            wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))
+            wait_for(copy_is_waiting)  # load: the COPY into raw_next.orders has started and is stuck mid-statement
             os.killpg(child.pid, signal.SIGKILL)
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-    _wait_for(lambda: _run_lock_holders(database_url) == 0)
+    wait_for(lambda: run_lock_holders(database_url) == 0)
     assert query(database_url, MART_TOTALS) == published
 
     pipeline.run(replace(settings, max_reject_share=0.5), SMALL, spark=spark, **QUIET)
     runs = _runs(database_url)
-    assert runs[-2][0] == "failed" and runs[-2][1].startswith("interrupted")
+    interrupted = f"interrupted during {stage}: the process ended before the run finished (killed or crashed)"
+    assert runs[-2] == ("failed", interrupted)
     assert runs[-1] == ("succeeded", None)
     assert query(database_url, MART_TOTALS) == published
