@@ -19,10 +19,9 @@ from elt import db, pipeline
 from elt.lock import RUN_LOCK_KEY
 from elt.config import PROJECT_ROOT
 from tests.conftest import FIXTURES
+from tests.harness import app_test as _app
 
-APP = str(PROJECT_ROOT / "streamlit_app.py")
 SIDEBAR_ONLY = str(PROJECT_ROOT / "tests" / "apps" / "sidebar_only.py")
-TIMEOUT = 60
 EXPORT_HEADER = [
     "customer_id", "email", "first_name", "last_name", "country", "marketing_opt_in", "order_count",
     "revenue_eur", "first_order_at", "last_order_at", "years",
@@ -34,23 +33,6 @@ def published(settings, spark, database_url):
     """This test's database with the app fixture published."""
     pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
     return database_url
-
-
-def _app(url: str, monkeypatch, page: str | None = None, query: dict | None = None, script: str = APP, **env: str) -> AppTest:
-    """A fresh app on `url` (caches cleared: they are per process), optionally on a page and with a URL query."""
-    monkeypatch.setenv("DATABASE_URL", url)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(script, default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _button(at: AppTest, label: str):
@@ -183,6 +165,11 @@ def test_unreachable_database_names_host_not_password(monkeypatch):
     assert "s3cret-pw" not in page_text
 
 
+@pytest.mark.reliability(
+    "Security", "Rerun ELT with no data-team secret configured",
+    "enabled only when the app is served on localhost only (whoever uses it is on this machine); on any other "
+    "address the button is disabled until `ELT_ADMIN_PASSWORD` is set",
+)
 @pytest.mark.parametrize(("address", "enabled"), [("0.0.0.0", False), ("127.0.0.1", True)])
 def test_without_a_secret_rerun_is_only_for_localhost(published, monkeypatch, address, enabled):
     monkeypatch.delenv("ELT_ADMIN_PASSWORD", raising=False)
