@@ -93,9 +93,14 @@ def test_five_reruns_at_once_one_runs_the_others_are_refused(database_url, app_e
         for thread in threads:
             thread.join()
         processes = {name: getattr(job, "process", job) for name, job in started.items()}
+
+        def ended() -> int:
+            return sum(process.poll() is not None for process in processes.values())
+
         try:
-            wait_for(lambda: sum(p.poll() is not None for p in processes.values()) == CLI_RUNS and gate.waiting(),
+            wait_for(lambda: ended() == len(processes) or (ended() == CLI_RUNS and gate.waiting()),
                      timeout=RUN_TIMEOUT, what="four runs refused and one waiting in its load")
+            assert ended() == CLI_RUNS, "no run got as far as its load"
             gate.release()
             codes = {name: process.wait(timeout=RUN_TIMEOUT) for name, process in processes.items()}
         finally:
