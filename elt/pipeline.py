@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from elt import build, db, runlog
 from elt.config import SAMPLE_PATH, Settings
-from elt.errors import EltError, InputError, TooManyRejects
+from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects
 from elt.extract import (
     absolute_input,
     check_input_exists,
@@ -26,7 +26,7 @@ from elt.extract import (
 from elt.load import copy_files
 from elt.lock import run_lock
 from elt.spark import build_spark_session
-from elt.stage import ACCEPTED, LINEAGE_COLUMNS, REJECTED, Staged, read_rejected, write_staged
+from elt.stage import ACCEPTED, LINEAGE_COLUMNS, REJECTED, Staged, new_directory, read_rejected, write_staged
 from elt.validate import RAW_ORDER_COLUMNS, REASON_SEPARATOR, REJECT_COLUMNS, REJECT_REASON, validate
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ Report = Callable[[str], None]
 TOP_REASONS = 3
 STAGE_LINE_WIDTH = 66
 STAGED_ORDERS = f"{build.STAGING_SCHEMA}.orders"
-
+STAGED_REJECTS = f"{build.STAGING_SCHEMA}.orders_rejected"
+STAGING_DIR = "staging"  # under the data directory: the run's COPY files between extract and load
 
 
 @dataclass
@@ -149,8 +150,8 @@ class _Run:
             header = read_header(spark, input_path)
             validated_df = validate(read_orders(spark, input_path, header))
             lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
-            shutil.rmtree(self.settings.data_dir / STAGING_DIR, ignore_errors=True)  # left by killed runs
-            staged = write_staged(validated_df, self.settings.data_dir / STAGING_DIR / f"run_{self.run_id}", lineage)
+            directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
+            staged = write_staged(validated_df, directory, lineage)
             read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
             if read == 0:
                 raise InputError(f"input has a header but no data rows: {input_path}")
@@ -168,6 +169,9 @@ class _Run:
             lineage = list(LINEAGE_COLUMNS)
             loaded = copy_files(self.url, STAGED_ORDERS, [*RAW_ORDER_COLUMNS, *lineage], staged.files(ACCEPTED))
             copy_files(self.url, STAGED_REJECTS, [*REJECT_COLUMNS, *lineage], staged.files(REJECTED))
+            expected = staged.read - staged.rejected - staged.duplicates
+            if loaded != expected:
+                raise DataTestFailed(f"load check failed: {loaded:,} orders copied but {expected:,} accepted, nothing was published")
             self.stats.rows_loaded = loaded
             said.append(f"{loaded:,} orders and {self.stats.rows_rejected:,} rejects copied into raw")
 

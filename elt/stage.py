@@ -6,7 +6,9 @@ so nothing is cached and nothing passes through Python. The files are the hand-o
 """
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,30 @@ class Staged:
         """The non-empty CSV files of one outcome."""
         folder = self.directory / f"{OUTCOME}={outcome}"
         return sorted(p for p in folder.glob("part-*") if p.stat().st_size > 0) if folder.exists() else []
+
+
+def new_directory(root: Path, run_id: int) -> Path:
+    """A fresh directory for one run's files under `root`, after removing those of runs whose process has ended.
+
+    Runs against other databases may share `root` (their run locks do not see each other): each run's
+    directory carries its process id, and only directories of dead processes are removed.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("run_*"):
+        pid = old.name.rpartition("_pid")[2]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"run_{run_id}_", suffix=f"_pid{os.getpid()}", dir=root))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _line(fields: list[Column], lineage: dict[str, Column]) -> Column:

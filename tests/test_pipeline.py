@@ -5,6 +5,7 @@ Every expected value below was worked out by hand from tests/fixtures/orders_sma
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -126,10 +127,36 @@ def test_an_order_loaded_twice_fails_the_build_naming_the_key(lenient, spark, da
 
     real_copy = pipeline.copy_files
 
-    def copy_twice(url, table, columns, files):  # a load bug: every staged file COPYed twice
-        return real_copy(url, table, columns, files) + real_copy(url, table, columns, files)
+    def copy_twice(url, table, columns, files):  # a load bug that also miscounts: every file COPYed twice
+        counted = real_copy(url, table, columns, files)
+        real_copy(url, table, columns, files)
+        return counted
 
     monkeypatch.setattr(pipeline, "copy_files", copy_twice)
     with pytest.raises(DataTestFailed, match=r"model dwh\.orders has duplicate keys, nothing was published: .*Key \(order_id\)=\(A\d+\) is duplicated"):
         pipeline.run(lenient, SMALL, report=lambda line: None, spark=spark)
     assert query(database_url, "select count(*) from information_schema.schemata where schema_name = 'mrt'") == [(0,)]
+
+
+def test_a_load_that_copies_fewer_orders_than_accepted_fails(lenient, spark, database_url, monkeypatch):
+    from elt.errors import DataTestFailed
+
+    real_copy = pipeline.copy_files
+    monkeypatch.setattr(pipeline, "copy_files", lambda url, table, columns, files: real_copy(url, table, columns, files[:0]))
+    with pytest.raises(DataTestFailed, match=r"^load check failed: 0 orders copied but 12 accepted, nothing was published$"):
+        pipeline.run(lenient, SMALL, report=lambda line: None, spark=spark)
+
+
+def test_each_run_stages_in_its_own_directory_and_removes_only_dead_runs_files(tmp_path):
+    from elt.stage import new_directory
+
+    root = tmp_path / "staging"
+    root.mkdir()
+    dead = root / "run_1_x_pid999999999"  # no such process
+    dead.mkdir()
+    alive = root / f"run_2_x_pid{os.getppid()}"  # another live process (e.g. another test session)
+    alive.mkdir()
+    first, second = new_directory(root, 3), new_directory(root, 3)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert not dead.exists() and alive.exists()
+    assert first.name.startswith("run_3_") and first.name.endswith(f"_pid{os.getpid()}")
