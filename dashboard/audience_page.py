@@ -77,7 +77,7 @@ def _headline(size: int, summary: dict, audience: AudienceFilter) -> None:
     customers.metric("Customers in this audience", f"{size:,}")
     orders.metric("Their purchases", f"{int(summary['orders']):,}")
     revenue.metric("Their revenue", f"€ {summary['revenue']:,.2f}")
-    st.caption(audience.describe())
+    st.caption(frame.as_text(audience.describe()))  # the search text is the user's, shown as written
 
 
 def _preview(publication: data.Publication, slug: str, audience: AudienceFilter, size: int) -> None:

@@ -136,16 +136,8 @@ def publication() -> Publication | None:
 def headline(version: int) -> dict[str, float]:
     """Headline numbers of the published data."""
     frame = _fetch(
-        """
-        select
-            (select count(*) from dwh.customers) as customers,
-            (select coalesce(sum(order_count), 0) from mrt.orders_by_month) as purchases,
-            (select coalesce(sum(revenue), 0) from mrt.orders_by_month) as revenue,
-            (select count(*) from mrt.customers_february) as february,
-            (select count(*) from mrt.customers_february where marketing_opt_in) as february_opted_in,
-            (select count(*) from mrt.customers_december) as december,
-            (select count(*) from mrt.customers_december where marketing_opt_in) as december_opted_in
-        """,
+        "select customers, purchases, revenue, february, february_opted_in, december, december_opted_in "
+        "from mrt.overview",
         version=version,
     )
     return {name: frame.iloc[0][name] for name in frame.columns}
@@ -156,7 +148,8 @@ def filter_options(version: int, slug: str) -> tuple[list[int], list[str]]:
     """The years with purchases in the mart's month, and the countries in the mart."""
     mart = MARTS[slug]
     years = _fetch(
-        "select distinct order_year from mrt.customer_month_purchases where order_month_of_year = %(month)s order by 1",
+        "select extract(year from month)::integer as order_year from mrt.orders_by_month "
+        "where extract(month from month) = %(month)s and order_count > 0 order by 1",
         {"month": mart.month_of_year},
         version=version,
     )
@@ -172,22 +165,26 @@ def _audience_sql(slug: str, audience: AudienceFilter) -> tuple[str, dict]:
     params: dict = {"month": mart.month_of_year}
     source = mart.table
     if audience.years:
-        # Counts and revenue for the chosen years only, from the customer x year x month mart.
+        # Counts and revenue for the chosen years only, from the customer x season x year mart: one year is a
+        # filtered scan of its rows, several years add up each customer's rows of those years.
         params["years"] = list(audience.years)
-        source = f"""(
-            select mart.customer_id, mart.email, mart.first_name, mart.last_name, mart.country,
-                   mart.marketing_opt_in, per_year.order_count, per_year.revenue, per_year.first_order_at,
-                   per_year.last_order_at, per_year.years
-            from (
-                select customer_id, sum(order_count)::integer as order_count, sum(revenue) as revenue,
+        if len(audience.years) == 1:
+            source = """(
+                select customer_id, email, first_name, last_name, country, marketing_opt_in, order_count, revenue,
+                       first_order_at, last_order_at, array[order_year] as years
+                from mrt.seasonal_customer_years
+                where order_month_of_year = %(month)s and order_year = any(%(years)s)
+            )"""
+        else:
+            source = """(
+                select customer_id, email, first_name, last_name, country, marketing_opt_in,
+                       sum(order_count)::integer as order_count, sum(revenue) as revenue,
                        min(first_order_at) as first_order_at, max(last_order_at) as last_order_at,
                        array_agg(order_year order by order_year) as years
-                from mrt.customer_month_purchases
+                from mrt.seasonal_customer_years
                 where order_month_of_year = %(month)s and order_year = any(%(years)s)
-                group by customer_id
-            ) as per_year
-            inner join {mart.table} as mart on mart.customer_id = per_year.customer_id
-        )"""
+                group by customer_id, email, first_name, last_name, country, marketing_opt_in
+            )"""
     conditions = ["true"]
     if audience.countries:
         conditions.append("country = any(%(countries)s)")

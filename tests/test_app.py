@@ -75,6 +75,18 @@ def test_february_filters_change_count_and_preview(published, monkeypatch):
     assert list(at.dataframe[0].value.customer_id) == ["K3"]
 
 
+def test_several_years_add_up_each_customers_purchases_of_those_years(published, monkeypatch):
+    at = _app(published, monkeypatch, page="pages/february.py")
+    at.multiselect(key="year").set_value([2024, 2025]).run()
+    # Opted in, February 2024 or 2025: K2 (B2 11.00 + B3 1.25), K1 (B1 10.00); K5's 2024 order was cancelled.
+    assert _metrics(at) == {"Customers in this audience": "2", "Their purchases": "3", "Their revenue": "€ 22.25"}
+    preview = at.dataframe[0].value
+    assert list(preview.customer_id) == ["K2", "K1"]
+    assert [list(years) for years in preview.years] == [[2024, 2025], [2024]]
+    at.multiselect(key="year").set_value([2023, 2025]).run()
+    assert list(at.dataframe[0].value.customer_id) == ["K5", "K2"]  # 7.77 (2023) before 1.25 (2025)
+
+
 def test_no_match_says_so_and_disables_download(published, monkeypatch):
     at = _app(published, monkeypatch, page="pages/february.py")
     at.text_input(key="q").set_value("nobody by that name").run()

@@ -20,7 +20,7 @@ from elt.errors import DataTestFailed, InputError, RunInProgress, TooManyRejects
 from elt.lock import RUN_LOCK_KEY
 from elt.sample import write_sample
 from tests.conftest import FIXTURES, query
-from tests.harness import dashboard_numbers, dashboard_on, run_lock_holders, wait_for
+from tests.harness import dashboard_numbers, dashboard_on, fault, run_lock_holders, wait_for
 
 SMALL = str(FIXTURES / "orders_small.csv")
 MART_TOTALS = "select count(*), coalesce(sum(revenue), 0) from mrt.customers_february"
@@ -156,42 +156,6 @@ def test_readers_see_old_or_new_data_never_a_mix(published, settings, spark, dat
     assert before[1] in {numbers for _, numbers in reads}
 
 
-COPY_GATE_KEY = 424242
-COPY_GATE = f"""
-create function public.copy_gate() returns trigger language plpgsql as $$
-begin perform pg_advisory_lock({COPY_GATE_KEY}); return null; end $$;
-create function public.add_copy_gate() returns event_trigger language plpgsql as $$
-begin
-  if exists (select 1 from pg_event_trigger_ddl_commands() where object_identity = 'raw_next.orders') then
-    create trigger copy_gate before insert on raw_next.orders for each statement execute function public.copy_gate();
-  end if;
-end $$;
-create event trigger copy_gate on ddl_command_end when tag in ('CREATE TABLE') execute function public.add_copy_gate();
-"""
-
-
-@contextlib.contextmanager
-def _copy_blocked(url: str):
-    """While inside: any COPY into raw_next.orders waits at its first row for an advisory lock the test holds.
-
-    Yields a predicate: whether a COPY is waiting there. The gate is removed on exit.
-    """
-    holder = db.connect(url, autocommit=True)
-    try:
-        with holder.cursor() as cur:
-            cur.execute(COPY_GATE)
-            cur.execute("select pg_advisory_lock(%s)", (COPY_GATE_KEY,))
-        waiting = (
-            "select 1 from pg_locks l join pg_stat_activity a using (pid) where l.locktype = 'advisory' "
-            "and not l.granted and l.objid = %s and a.query ilike 'copy raw_next.orders%%'"
-        )
-        yield lambda: query(url, waiting, (COPY_GATE_KEY,))
-    finally:
-        with holder.cursor() as cur:
-            cur.execute("drop event trigger copy_gate; drop function add_copy_gate(); drop function copy_gate() cascade")
-        holder.close()
-
-
 @pytest.mark.parametrize("stage", [
     pytest.param("extract", marks=pytest.mark.reliability(
         "Faults", "ELT killed (SIGKILL) during extract",
@@ -212,11 +176,13 @@ def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, sp
         [sys.executable, "-m", "elt", "run", "--input", str(big)], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    held = _copy_blocked(database_url) if stage == "load" else contextlib.nullcontext(lambda: True)
+    # load: the COPY into raw_next.orders waits at its first row, so the kill lands mid-COPY
+    held = fault(database_url, "copy", "wait", "raw_next.orders") if stage == "load" else contextlib.nullcontext()
     try:
-        with held as copy_is_waiting:
+        with held as gate:
             wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))
-            wait_for(copy_is_waiting)  # load: the COPY into raw_next.orders has started and is stuck mid-statement
+            if gate is not None:
+                wait_for(gate.waiting)
             os.killpg(child.pid, signal.SIGKILL)
     finally:
         if child.poll() is None:

@@ -299,7 +299,7 @@ def test_the_secret_is_never_shown_logged_or_passed_on(published, monkeypatch, t
 
 # Not secrets: empty, the word itself, masks, ellipses, shell or template variables, names of settings.
 PLACEHOLDERS = re.compile(r"^(|(?i:password|pw)|\*+|…|\.\.\.|\$.*|<.*>|%s|\{.*\}|[A-Z][A-Z0-9_]*)$")
-EXAMPLE_SECRETS = ".streamlit/secrets.toml.example"
+EXAMPLE_FILE = ".streamlit/secrets.toml.example"
 # Made-up passwords the tests use to check they are never printed.
 TEST_VALUES = {"s3cret-pw", "team-secret", "wrong"}
 CREDENTIAL = re.compile(
@@ -320,12 +320,12 @@ def test_no_credentials_are_tracked():
     assert git("check-ignore", "-q", ".streamlit/secrets.toml").returncode == 0
     assert git("check-ignore", "-q", ".data/docker-postgres.env").returncode == 0
     tracked = git("ls-files", "-z").stdout.split("\0")
-    assert EXAMPLE_SECRETS in tracked and ".streamlit/secrets.toml" not in tracked
-    example = (PROJECT_ROOT / EXAMPLE_SECRETS).read_text()
+    assert EXAMPLE_FILE in tracked and ".streamlit/secrets.toml" not in tracked
+    example = (PROJECT_ROOT / EXAMPLE_FILE).read_text()
     assert "DATABASE_URL" in example and SECRET_NAME in example
     assert all(line.startswith("#") for line in example.splitlines() if line.strip()), "the example sets nothing"
     found = []
-    for name in filter(None, set(tracked) - {EXAMPLE_SECRETS}):
+    for name in filter(None, set(tracked) - {EXAMPLE_FILE}):
         path = PROJECT_ROOT / name
         if not path.is_file() or path.stat().st_size > 2_000_000:
             continue

@@ -1,47 +1,30 @@
 -- Grain: one row per customer x seasonal month of the year (February, December) in which they made a purchase,
 -- over all years, with the customer's current attributes. The seasonal marts are slices of this table.
--- Only the months the dashboard has audiences for are built: a new season is one more number below.
+-- Built from mrt.seasonal_customer_years, which holds only the months the dashboard has audiences for.
 create table mrt.customers_by_month_of_year as
 with
 
-month_purchases as (
-    select * from mrt.customer_month_purchases
-    where order_month_of_year in (2, 12)
-),
-
-customers as (
-    select * from dwh.customers
-),
-
-per_customer as (
-    select
-        month_purchases.order_month_of_year,
-        month_purchases.customer_id,
-        sum(month_purchases.order_count)::integer as order_count,
-        sum(month_purchases.revenue)::numeric(16, 2) as revenue,
-        min(month_purchases.first_order_at) as first_order_at,
-        max(month_purchases.last_order_at) as last_order_at,
-        array_agg(month_purchases.order_year order by month_purchases.order_year) as years
-    from month_purchases
-    group by month_purchases.order_month_of_year, month_purchases.customer_id
+customer_years as (
+    select * from mrt.seasonal_customer_years
 ),
 
 final as (
     select
-        per_customer.order_month_of_year,
-        customers.customer_id,
-        customers.email,
-        customers.first_name,
-        customers.last_name,
-        customers.country,
-        customers.marketing_opt_in,
-        per_customer.order_count,
-        per_customer.revenue,
-        per_customer.first_order_at,
-        per_customer.last_order_at,
-        per_customer.years
-    from per_customer
-    inner join customers on customers.customer_id = per_customer.customer_id
+        customer_years.order_month_of_year,
+        customer_years.customer_id,
+        -- The same for every year of a customer (current attributes), so any row's value is the value.
+        any_value(customer_years.email) as email,
+        any_value(customer_years.first_name) as first_name,
+        any_value(customer_years.last_name) as last_name,
+        any_value(customer_years.country) as country,
+        any_value(customer_years.marketing_opt_in) as marketing_opt_in,
+        sum(customer_years.order_count)::integer as order_count,
+        sum(customer_years.revenue)::numeric(16, 2) as revenue,
+        min(customer_years.first_order_at) as first_order_at,
+        max(customer_years.last_order_at) as last_order_at,
+        array_agg(customer_years.order_year order by customer_years.order_year) as years
+    from customer_years
+    group by customer_years.order_month_of_year, customer_years.customer_id
 )
 
 select * from final;

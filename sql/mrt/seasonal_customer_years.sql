@@ -1,0 +1,36 @@
+-- Grain: one row per customer x seasonal month (February, December) x year with at least one purchase, with the
+-- customer's current attributes. The dashboard's year filter reads this table: one year is a plain filtered
+-- scan (no aggregation, no join at query time), several years group only the rows of those years.
+create table mrt.seasonal_customer_years as
+with
+
+month_purchases as (
+    select * from mrt.customer_month_purchases
+    where order_month_of_year in (2, 12)
+),
+
+customers as (
+    select * from dwh.customers
+),
+
+final as (
+    select
+        month_purchases.order_month_of_year,
+        month_purchases.order_year,
+        customers.customer_id,
+        customers.email,
+        customers.first_name,
+        customers.last_name,
+        customers.country,
+        customers.marketing_opt_in,
+        month_purchases.order_count,
+        month_purchases.revenue,
+        month_purchases.first_order_at,
+        month_purchases.last_order_at
+    from month_purchases
+    inner join customers on customers.customer_id = month_purchases.customer_id
+)
+
+select * from final;
+
+alter table mrt.seasonal_customer_years add primary key (order_month_of_year, order_year, customer_id);
