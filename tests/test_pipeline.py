@@ -55,10 +55,12 @@ def test_february_mart(small_run, database_url):
     assert rows == [
         # C1: A1 (2024-01-31 23:30Z is 1 Feb in Amsterdam), A2, A3; attributes from A14, the latest order, cancelled.
         ("C1", "anna.latest@example.com", "Anna", "de Vries", "BE", True, 3, Decimal("20.60"),
-         datetime(2024, 1, 31, 23, 30, tzinfo=UTC), datetime(2025, 2, 1, 9, 0, tzinfo=UTC), [2024, 2025]),
+         datetime(2024, 1, 31, 23, 30, tzinfo=UTC), datetime(2025, 2, 1, 9, 0, tzinfo=UTC), [2024, 2025],
+         "anna de vries anna.latest@example.com"),
         # C5: A12 and A13 at the same instant: the larger order_id (A13) gives the attributes.
         ("C5", "e13@example.com", "Renée", 'O"Brien, jr.', "BE", True, 2, Decimal("3.00"),
-         datetime(2024, 2, 20, 10, 0, tzinfo=UTC), datetime(2024, 2, 20, 10, 0, tzinfo=UTC), [2024]),
+         datetime(2024, 2, 20, 10, 0, tzinfo=UTC), datetime(2024, 2, 20, 10, 0, tzinfo=UTC), [2024],
+         'renée o"brien, jr. e13@example.com'),
     ]
     # C2 bought on 29 Feb 23:30Z, which is 1 March in Amsterdam; its February order was cancelled.
 
@@ -68,7 +70,8 @@ def test_december_mart(small_run, database_url):
     assert rows == [
         # C3: A6 (Dec 2023) and A8 (1 Dec 2024 00:00 +01:00); A7 (31 Dec 23:30Z) is January in Amsterdam.
         ("C3", "jurgen@example.de", "Jürgen", "Müller", "DE", True, 2, Decimal("52.32"),
-         datetime(2023, 12, 24, 17, 0, tzinfo=UTC), datetime(2024, 11, 30, 23, 0, tzinfo=UTC), [2023, 2024]),
+         datetime(2023, 12, 24, 17, 0, tzinfo=UTC), datetime(2024, 11, 30, 23, 0, tzinfo=UTC), [2023, 2024],
+         "jürgen müller jurgen@example.de"),
     ]
     # C4: A9 refunded, A10 rejected as a conflict, A11 rejected: no December purchase.
 

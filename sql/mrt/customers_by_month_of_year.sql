@@ -18,6 +18,7 @@ final as (
         any_value(customer_years.last_name) as last_name,
         any_value(customer_years.country) as country,
         any_value(customer_years.marketing_opt_in) as marketing_opt_in,
+        any_value(customer_years.search_text) as search_text,
         sum(customer_years.order_count)::integer as order_count,
         sum(customer_years.revenue)::numeric(16, 2) as revenue,
         min(customer_years.first_order_at) as first_order_at,

@@ -20,7 +20,8 @@ final as (
         by_month.revenue,
         by_month.first_order_at,
         by_month.last_order_at,
-        by_month.years
+        by_month.years,
+        by_month.search_text
     from by_month
 )
 

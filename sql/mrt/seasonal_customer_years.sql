@@ -23,6 +23,8 @@ final as (
         customers.last_name,
         customers.country,
         customers.marketing_opt_in,
+        -- What the dashboard's search matches (lower-cased once here, not on every search).
+        lower(concat_ws(' ', customers.first_name, customers.last_name, customers.email)) as search_text,
         month_purchases.order_count,
         month_purchases.revenue,
         month_purchases.first_order_at,
