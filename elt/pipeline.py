@@ -151,13 +151,17 @@ class _Run:
             validated_df = validate(read_orders(spark, input_path, header))
             lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
             directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
-            staged = write_staged(validated_df, directory, lineage)
-            read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
-            if read == 0:
-                raise InputError(f"input has a header but no data rows: {input_path}")
-            top = top_reject_reasons(read_rejected(spark, staged)) if rejects else []
-            self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
-            check_reject_share(read, rejects, self.settings.max_reject_share, top)
+            try:  # a refused input leaves no staged files behind
+                staged = write_staged(validated_df, directory, lineage)
+                read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
+                if read == 0:
+                    raise InputError(f"input has a header but no data rows: {input_path}")
+                top = top_reject_reasons(read_rejected(spark, staged)) if rejects else []
+                self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
+                check_reject_share(read, rejects, self.settings.max_reject_share, top)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
             said.append(f"{read:,} rows read · {rejects:,} rejected · {duplicates:,} exact duplicates dropped")
         return staged, top
 

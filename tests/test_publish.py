@@ -197,3 +197,11 @@ def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, sp
     assert runs[-2] == ("failed", interrupted)
     assert runs[-1] == ("succeeded", None)
     assert query(database_url, MART_TOTALS) == published
+
+
+def test_a_refused_input_leaves_no_staged_files(published, settings, spark):
+    staging = settings.data_dir / "staging"
+    before = set(staging.iterdir()) if staging.exists() else set()
+    with pytest.raises(TooManyRejects):
+        pipeline.run(settings, SMALL, spark=spark, **QUIET)  # 3 of 16 rejected: over the default 5 %
+    assert set(staging.iterdir()) - before == set()

