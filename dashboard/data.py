@@ -6,6 +6,7 @@ data; while nothing changed, nobody waits on the database.
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -18,7 +19,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.audience import FORMULA_START, MARTS, AudienceFilter, like_pattern
-from elt import db, lock
+from elt import build, db, lock
 from elt.config import load_settings
 from elt.errors import EltError
 
@@ -51,6 +52,7 @@ class Publication:
     published_at: datetime
     business_time_zone: str
     order_count: int
+    missing: tuple[str, ...] = ()  # tables this version reads that the published data lacks (an older build)
 
 
 def database_url() -> str:
@@ -124,12 +126,24 @@ def _fetch_or_empty(sql: str, params: dict | None = None) -> pd.DataFrame | None
 def publication() -> Publication | None:
     """The published run, read fresh on every page view (one tiny row); None before the first run."""
     rows = _fetch_or_empty(
-        "select run_id, input_path, published_at, business_time_zone, order_count from mrt.publication"
+        "select run_id, input_path, published_at, business_time_zone, order_count, "
+        "array(select name from unnest(%(tables)s::text[]) as name where to_regclass(name) is null) as missing "
+        "from mrt.publication",
+        {"tables": _built_tables()},
     )
     if rows is None or rows.empty:
         return None
     row = rows.iloc[0]
-    return Publication(int(row.run_id), row.input_path, row.published_at.to_pydatetime(), row.business_time_zone, int(row.order_count))
+    return Publication(
+        int(row.run_id), row.input_path, row.published_at.to_pydatetime(), row.business_time_zone,
+        int(row.order_count), tuple(row.missing),
+    )
+
+
+@functools.cache
+def _built_tables() -> list[str]:
+    """The dwh and mrt tables this version's build publishes (from sql/build_order.txt)."""
+    return build.built_tables(build.build_order())
 
 
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)

@@ -45,6 +45,12 @@ def require_data() -> Publication:
     if publication is None:
         st.info(f"No data has been published yet: the ELT has not run on this database. {HOW_TO_RUN}")
         st.stop()
+    if publication.missing:
+        st.warning(
+            f"The published data (run {publication.run_id}) was built by an older version of the pipeline and lacks "
+            f"{', '.join(publication.missing)}. Run the ELT once to rebuild it. {HOW_TO_RUN}"
+        )
+        st.stop()
     return publication
 
 

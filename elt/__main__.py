@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from elt import db, embedded_pg
+from elt import build, db, embedded_pg
 from elt.config import SAMPLE_PATH, load_settings
 from elt.errors import EltError
 
@@ -87,13 +87,18 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _published(url: str) -> int:
-    """`db published`: exit 0 and say which run when data is published, 1 when nothing is yet."""
+    """`db published`: exit 0 and say which run when data is published, 1 when nothing is yet or when it was
+    built by an older version (tables this version builds are missing: `make run` then runs the ELT again)."""
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('mrt.publication') is not null")
         if cur.fetchone()[0]:
             cur.execute("select run_id, input_path, published_at from mrt.publication")
             run_id, input_path, published_at = cur.fetchone()
             print(f"published: run {run_id} from {input_path} at {published_at:%Y-%m-%d %H:%M:%S %Z}")
+            missing = build.missing_tables(cur)
+            if missing:
+                print(f"but built by an older version (no {', '.join(missing)}): the ELT must run again")
+                return 1
             return 0
     print("nothing published yet")
     return 1

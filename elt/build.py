@@ -68,6 +68,19 @@ def model(path: Path) -> Model:
     return Model(path=path, table=f"{path.parent.name}.{path.stem}")
 
 
+def built_tables(sections: dict[str, list[Path]]) -> list[str]:
+    """Every table this version's build publishes in dwh and mrt (a database published by an older version may
+    lack some of them)."""
+    return [model(path).table for layer in ("dwh", "mrt") for path in sections.get(layer, [])]
+
+
+def missing_tables(cur, sections: dict[str, list[Path]] | None = None) -> list[str]:
+    """The tables of this version's build that the published layers lack."""
+    tables = built_tables(sections or build_order())
+    cur.execute("select name from unnest(%s::text[]) as name where to_regclass(name) is null", (tables,))
+    return [row[0] for row in cur.fetchall()]
+
+
 def prepare_staging(conn: psycopg2.extensions.connection, raw_files: list[Path]) -> None:
     """Create an empty staging schema with the raw tables, removing what a killed run may have left."""
     with conn, conn.cursor() as cur:

@@ -87,6 +87,16 @@ def test_several_years_add_up_each_customers_purchases_of_those_years(published,
     assert list(at.dataframe[0].value.customer_id) == ["K5", "K2"]  # 7.77 (2023) before 1.25 (2025)
 
 
+def test_data_built_by_an_older_version_asks_for_a_rerun_instead_of_failing(published, monkeypatch):
+    with db.connection(published) as conn, conn.cursor() as cur:
+        cur.execute("drop table mrt.overview")  # what a publish by the previous version lacks
+        conn.commit()
+    at = _app(published, monkeypatch)
+    assert not at.exception
+    assert "built by an older version of the pipeline and lacks mrt.overview" in at.warning[0].value
+    assert not at.metric
+
+
 def test_no_match_says_so_and_disables_download(published, monkeypatch):
     at = _app(published, monkeypatch, page="pages/february.py")
     at.text_input(key="q").set_value("nobody by that name").run()

@@ -51,6 +51,20 @@ def test_bad_header_and_successful_run(database_url, tmp_path):
     published = run_elt("db", "published", database_url=database_url)
     assert published.returncode == 0 and published.stdout.startswith("published: run 2 from ")
 
+    # Published by an older version that did not build mrt.overview yet: `make run` must run the ELT again.
+    _drop(database_url, "mrt.overview")
+    older = run_elt("db", "published", database_url=database_url)
+    assert older.returncode == 1
+    assert older.stdout.splitlines()[-1] == "but built by an older version (no mrt.overview): the ELT must run again"
+
+
+def _drop(url: str, table: str) -> None:
+    from elt import db
+
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(f"drop table {table}")
+        conn.commit()
+
 
 def test_sample_command_is_deterministic(tmp_path):
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
