@@ -1,4 +1,4 @@
-"""Read the orders CSV with Spark: check the header, then read every field as text with the raw record kept."""
+"""Read the orders CSV with Spark: check the file and its header, then read every field as text."""
 from __future__ import annotations
 
 import csv
@@ -18,7 +18,7 @@ from elt.errors import InputError
 logger = logging.getLogger(__name__)
 
 CORRUPT_COLUMN = "_corrupt_record"
-RAW_RECORD = "raw_record"
+MALFORMED_RECORD = "malformed_record"
 SOURCE_FILE = "source_file"
 # RFC 4180: fields may hold commas, quotes (doubled) and line breaks.
 CSV_OPTIONS = {
@@ -30,13 +30,6 @@ CSV_OPTIONS = {
     "columnNameOfCorruptRecord": CORRUPT_COLUMN,
 }
 
-# Rebuilding a record keeps the fields' surrounding spaces (Spark's CSV writer trims them by default).
-REBUILD_OPTIONS = {
-    "quote": '"',
-    "escape": '"',
-    "ignoreLeadingWhiteSpace": "false",
-    "ignoreTrailingWhiteSpace": "false",
-}
 ONLY_BOM_OR_BLANK = b"\xef\xbb\xbf \t\r\n"
 HEAD_BYTES = 64
 SCAN_CHUNK_BYTES = 1 << 24
@@ -245,10 +238,13 @@ def read_header(spark: SparkSession, path: str) -> list[str]:
 
 
 def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
-    """All fields as text in contract order, plus the raw record text and the source file of each row.
+    """All fields as text, named by the contract and in the file's order, plus the malformed record and the file.
 
     `header` is the file's header as `read_header` returned it (names as written, e.g. with spaces); Spark
-    checks every file's header against it by position, and the columns are then selected by contract name.
+    checks every file's header against it by position. `malformed_record` holds the record as read when Spark
+    could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
+    fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
+    task and that rebuild would otherwise run there.
     """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
@@ -261,14 +257,9 @@ def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
         .schema(schema)
         .csv(path)
     )
-    as_written = dict(zip(check_header(header), header))
-    fields = [F.col(f"`{name}`") for name in header]
-    # Well-formed rows have no corrupt-record text: rebuild their record from the fields, in file order.
-    rebuilt = F.to_csv(F.struct(*fields), REBUILD_OPTIONS)
     return raw_df.select(
-        *[F.col(f"`{as_written[name]}`").alias(name) for name in COLUMNS],
-        F.coalesce(F.col(CORRUPT_COLUMN), rebuilt).alias(RAW_RECORD),
-        F.col(CORRUPT_COLUMN).isNotNull().alias("is_malformed"),
+        *[F.col(f"`{as_written}`").alias(name) for as_written, name in zip(header, check_header(header))],
+        F.col(CORRUPT_COLUMN).alias(MALFORMED_RECORD),
         F.col("_metadata.file_path").alias(SOURCE_FILE),
     )
 

@@ -17,6 +17,9 @@ APP_NAME = "marketing-elt"
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 # Small local inputs do not need Spark's 200 shuffle partitions; adaptive execution coalesces further.
 SHUFFLE_PARTITIONS = 8
+# Spark compiles each stage into one Java method per operator; the validation's projection is larger than the
+# 8,000 bytes of bytecode the JVM's JIT compiles by default, so without this it ran interpreted, about 2x slower.
+JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 
 
 def build_spark_session(settings: Settings, jars: list[str] | None = None):
@@ -31,7 +34,9 @@ def build_spark_session(settings: Settings, jars: list[str] | None = None):
     from pyspark.sql import SparkSession
 
     log_path = settings.data_dir / "logs" / "spark.log"
-    java_options = f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG}"
+    java_options = (
+        f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG} {JIT_HUGE_METHODS}"
+    )
     with _stderr_to(log_path):  # the JVM (and its Python workers) keep writing their console noise there
         builder = _builder(SparkSession, settings, java_options)
         if jars:

@@ -63,7 +63,7 @@ def test_bom_and_crlf_values_are_read_without_bom_or_carriage_return(spark: Spar
     assert rows["E-2"]["email"] is None
     assert rows["E-2"]["unit_price"] == "7"
     assert not any("\r" in value for result in rows.values() for value in result.values() if isinstance(value, str))
-    assert all(result["is_malformed"] is False for result in rows.values())
+    assert all(result["malformed_record"] is None for result in rows.values())
 
 
 def test_bom_and_crlf_rows_pass_validation(spark: SparkSession, bom_crlf_file: str) -> None:
@@ -115,10 +115,10 @@ def test_malformed_rows_are_flagged_by_the_reader(spark: SparkSession, tmp_path:
 
     rows = _read(spark, path)
 
-    assert {order_id: result["is_malformed"] for order_id, result in rows.items()} == {
-        "E-3": True,
-        "E-4": True,
-        "E-5": False,
+    assert {order_id: result["malformed_record"] for order_id, result in rows.items()} == {
+        "E-3": SHORT_LINE,
+        "E-4": LONG_LINE,
+        "E-5": None,
     }
 
 
@@ -131,12 +131,24 @@ def test_shuffled_header_is_mapped_by_name(spark: SparkSession, tmp_path: Path) 
     df = read_orders(spark, path, read_header(spark, path))
     (text,) = df.collect()
 
-    assert df.columns == [*HEADER, "raw_record", "is_malformed", "source_file"]
+    assert df.columns == [*shuffled, "malformed_record", "source_file"]
     assert [text[name] for name in HEADER] == [
         "S-1", "2024-05-01T12:00:00+02:00", "C-9", "sam@example.nl", "Sam", "Martin",
         "FR", "shoes", "3", "4.20", "refunded", "false",
     ]
-    assert text["is_malformed"] is False
+    assert text["malformed_record"] is None
+
+
+def test_rejected_row_of_a_shuffled_header_keeps_its_record_in_file_order(spark: SparkSession, tmp_path: Path) -> None:
+    shuffled = ["status", "quantity", "order_id", "marketing_opt_in", "email", "unit_price", "country",
+                "ordered_at", "last_name", "product_category", "customer_id", "first_name"]
+    line = 'shipped,3,S-2,false,sam@example.nl,4.20,FR,2024-05-01T12:00:00+02:00,"Martin, Jr",shoes,C-9, Sam'
+    path = _write(tmp_path / "orders.csv", [",".join(shuffled), line])
+
+    (row,) = rejected(validate(read_orders(spark, path, read_header(spark, path)))).collect()
+
+    assert row["raw_record"] == line
+    assert row["reject_reason"] == "status is not completed, cancelled or refunded: 'shipped'"
 
 
 def test_header_missing_a_column_fails_with_input_error(spark: SparkSession, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ own rows. Expectations are written from the CSV contract, not from the implement
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,7 +36,10 @@ def utc(*parts: int) -> datetime:
 
 @dataclass(frozen=True)
 class TextRow:
-    """One row as extract delivers it: every field as text (None when empty)."""
+    """One row as extract delivers it: every field as text (None when empty), and the record it comes from.
+
+    Extract hands over the record only when it is malformed; a good row's record is the CSV line of its fields.
+    """
 
     fields: dict[str, str | None]
     raw_record: str
@@ -42,14 +47,16 @@ class TextRow:
     source_file: str = SOURCE
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (*[self.fields[name] for name in FIELDS], self.raw_record, self.is_malformed, self.source_file)
+        malformed_record = self.raw_record if self.is_malformed else None
+        return (*[self.fields[name] for name in FIELDS], malformed_record, self.source_file)
 
 
 def row(order_id: str | None, *, source: str = SOURCE, **changes: str | None) -> TextRow:
-    """A good order with some fields changed; its raw record is the CSV line of its fields."""
+    """A good order with some fields changed; its raw record is the CSV line of its fields (RFC 4180 quoting)."""
     fields = {"order_id": order_id, **GOOD, **changes}
-    line = ",".join("" if fields[name] is None else str(fields[name]) for name in FIELDS)
-    return TextRow(fields, line, source_file=source)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(["" if fields[name] is None else fields[name] for name in FIELDS])
+    return TextRow(fields, out.getvalue(), source_file=source)
 
 
 # Rows that must be accepted, with the typed value of the field under test.
@@ -211,8 +218,7 @@ REJECTED_COUNT = len(REJECTS) + 4 + 2 + 3 + 2 + 2 + 1 + 1 + 1
 TEXT_SCHEMA = T.StructType(
     [T.StructField(name, T.StringType()) for name in FIELDS]
     + [
-        T.StructField("raw_record", T.StringType()),
-        T.StructField("is_malformed", T.BooleanType()),
+        T.StructField("malformed_record", T.StringType()),
         T.StructField("source_file", T.StringType()),
     ]
 )
