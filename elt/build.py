@@ -33,9 +33,18 @@ DROP_LOCK_TIMEOUT = "2s"
 # Abort a build whose client has gone (e.g. a killed run) instead of finishing work nobody will commit.
 CLIENT_CHECK_INTERVAL = "1s"
 FAILING_ROWS_SHOWN = 3
-# The build is one session doing large sorts, hashes and index builds on a machine of its own: give it memory
-# instead of spilling to disk, and skip JIT compilation (measured: it costs more than it saves on these models).
-BUILD_SETTINGS = {"work_mem": "256MB", "maintenance_work_mem": "512MB", "jit": "off"}
+# The build is one session doing large scans, sorts, hashes and index builds on a machine of its own: give it
+# memory instead of spilling to disk, skip JIT compilation (measured: it costs more than it saves on these models),
+# and let the planner use parallel workers for whole-table scans. Its default costs price every row handed from
+# a worker to the leader so high that it never chose them here; with them, dwh + mrt took 9.0 s instead of 11.8 s
+# at 1M orders on 2 cores.
+BUILD_SETTINGS = {
+    "work_mem": "256MB",
+    "maintenance_work_mem": "512MB",
+    "jit": "off",
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ final as (
     select
         cleaned.*,
         date_trunc('month', cleaned.ordered_at_local)::date as order_month,
-        extract(year from cleaned.ordered_at_local)::integer as order_year,
-        extract(month from cleaned.ordered_at_local)::integer as order_month_of_year
+        date_part('year', cleaned.ordered_at_local)::integer as order_year,
+        date_part('month', cleaned.ordered_at_local)::integer as order_month_of_year
     from cleaned
 )
 
