@@ -58,14 +58,16 @@ def _local_path(path: str) -> Path | None:
     return Path(parsed.path if parsed.scheme == "file" else path)
 
 
-def check_input_exists(path: str) -> None:
+def check_input_exists(path: str) -> bool:
     """Fail early with one line when a local input does not exist, is empty, or is not comma-separated UTF-8 text.
 
-    Runs before Spark starts: every file-level problem is named here, with the file and where in it.
+    Runs before Spark starts: every file-level problem is named here, with the file and where in it. Returns
+    whether a record may span lines: false only for local, uncompressed files without any quote character (a
+    line break can only be part of a field inside quotes), which Spark can then split over the cores.
     """
     local = _local_path(path)
     if local is None:
-        return  # remote storage: Spark will tell
+        return True  # remote storage: Spark will tell
     if not local.exists():
         raise InputError(f"input file not found: {path}")
     if not (local.is_file() or local.is_dir()):
@@ -74,9 +76,13 @@ def check_input_exists(path: str) -> None:
         raise InputError(f"input directory has no files: {path}")
     if local.is_file() and _is_blank(local):
         raise InputError(f"input file is empty (no header row): {path}")
+    may_span_lines = False
     for file in _data_files(local):
-        if not file.name.endswith(COMPRESSED_SUFFIXES):
-            _check_text(file)
+        if file.name.endswith(COMPRESSED_SUFFIXES):
+            may_span_lines = True
+        elif _check_text(file):
+            may_span_lines = True
+    return may_span_lines
 
 
 def _data_files(local: Path) -> list[Path]:
@@ -95,8 +101,11 @@ def _is_blank(path: Path) -> bool:
     return head.strip(ONLY_BOM_OR_BLANK) == b"" and path.stat().st_size <= HEAD_BYTES
 
 
-def _check_text(path: Path) -> None:
-    """Fail with one line naming the problem when a file is not complete, comma-separated UTF-8 CSV text."""
+def _check_text(path: Path) -> bool:
+    """Fail with one line naming the problem when a file is not complete, comma-separated UTF-8 CSV text.
+
+    Returns whether the file holds a quote character.
+    """
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     first_line = head.split(b"\n", 1)[0]
@@ -113,6 +122,7 @@ def _check_text(path: Path) -> None:
     if quotes % 2:
         _check_quotes_close(path)
     _check_last_line(path)
+    return quotes > 0
 
 
 def _check_utf8(path: Path, head: bytes) -> int:
@@ -237,14 +247,15 @@ def read_header(spark: SparkSession, path: str) -> list[str]:
     return names
 
 
-def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
+def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line: bool = True) -> DataFrame:
     """All fields as text, named by the contract and in the file's order, plus the malformed record and the file.
 
     `header` is the file's header as `read_header` returned it (names as written, e.g. with spaces); Spark
     checks every file's header against it by position. `malformed_record` holds the record as read when Spark
     could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
     fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
-    task and that rebuild would otherwise run there.
+    task and that rebuild would otherwise run there. With `multi_line` false (no record spans lines, see
+    `check_input_exists`) Spark splits the file over the cores instead.
     """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
@@ -252,6 +263,7 @@ def read_orders(spark: SparkSession, path: str, header: list[str]) -> DataFrame:
     )
     raw_df = (
         spark.read.options(**CSV_OPTIONS)
+        .option("multiLine", str(multi_line).lower())
         .option("header", "true")
         .option("enforceSchema", "false")  # every file's header must match the first one's, by position
         .schema(schema)

@@ -126,13 +126,13 @@ class _Run:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
         fingerprint = input_fingerprint(self.input_path)
-        check_input_exists(self.input_path)
+        multi_line = check_input_exists(self.input_path)
         with db.connection(self.url) as conn:
             build.check_time_zone(conn, self.settings.business_time_zone)
         with self.stage("spark") as said:
             spark = spark or build_spark_session(self.settings)
             said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
-        staged, top_reasons = self.extract(spark, self.input_path)
+        staged, top_reasons = self.extract(spark, self.input_path, multi_line)
         try:
             self.load(staged)
         finally:
@@ -143,12 +143,12 @@ class _Run:
         self.report(summary(result))
         return result
 
-    def extract(self, spark, input_path: str) -> tuple[Staged, list[tuple[str, int]]]:
+    def extract(self, spark, input_path: str, multi_line: bool) -> tuple[Staged, list[tuple[str, int]]]:
         """Read and validate the input into staged COPY files; count rows, rejects and duplicates; refuse a
-        broken export."""
+        broken export. `multi_line` false: no record spans lines, so Spark may split the file over the cores."""
         with self.stage("extract") as said:
             header = read_header(spark, input_path)
-            validated_df = validate(read_orders(spark, input_path, header))
+            validated_df = validate(read_orders(spark, input_path, header, multi_line=multi_line))
             lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
             directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
             try:  # a refused input leaves no staged files behind

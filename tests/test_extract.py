@@ -33,14 +33,15 @@ def _write(path: Path, lines: list[str], *, newline: str = "\n", bom: bool = Fal
 
 
 def _read(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
-    """The text rows of a file, by order_id."""
-    df = read_orders(spark, path, read_header(spark, path))
+    """The text rows of a file, by order_id, read as the pipeline reads it (split over the cores when the file
+    has no quote character)."""
+    df = read_orders(spark, path, read_header(spark, path), multi_line=check_input_exists(path))
     return {result["order_id"]: result.asDict() for result in df.collect()}
 
 
 def _validated(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
-    """The validated rows of a file, by order_id."""
-    df = validate(read_orders(spark, path, read_header(spark, path)))
+    """The validated rows of a file, by order_id (read as `_read` reads it)."""
+    df = validate(read_orders(spark, path, read_header(spark, path), multi_line=check_input_exists(path)))
     return {result["order_id"]: result.asDict() for result in df.collect()}
 
 
@@ -220,3 +221,40 @@ def test_rejected_row_keeps_the_spaces_it_was_written_with(spark: SparkSession, 
     (row,) = rejected(validate(read_orders(spark, path, read_header(spark, path)))).collect()
 
     assert row["raw_record"] == line
+
+
+def test_only_files_with_a_quote_may_have_records_spanning_lines(tmp_path: Path) -> None:
+    plain = _write(tmp_path / "plain.csv", [",".join(HEADER), GOOD_LINE, SECOND_LINE])
+    quoted = _write(tmp_path / "quoted.csv", [",".join(HEADER), GOOD_LINE.replace("Ann", '"Ann"')])
+    both = tmp_path / "both"
+    both.mkdir()
+    _write(both / "a.csv", [",".join(HEADER), GOOD_LINE])
+    _write(both / "b.csv", [",".join(HEADER), SECOND_LINE.replace("Bob", '"Bob, Jr"')])
+
+    assert check_input_exists(plain) is False
+    assert check_input_exists(quoted) is True
+    assert check_input_exists(str(both)) is True
+
+
+@pytest.mark.parametrize("bom", [False, True], ids=["plain", "bom"])
+def test_file_split_over_many_tasks_reads_every_row_once(
+    spark: SparkSession, tmp_path: Path, bom: bool
+) -> None:
+    lines = [f"S-{n},2024-02-14T19:22:05Z,C-{n % 7},s{n}@example.nl,Sam,Smit,NL,books,{n % 5 + 1},1.50,completed,true"
+             for n in range(3000)]
+    lines[1500] = SHORT_LINE.replace("E-3", "S-1500")
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline="\r\n", bom=bom)
+    previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")  # about 10 splits of this ~300 KB file
+    try:
+        df = read_orders(spark, path, read_header(spark, path), multi_line=False)
+        partitions = df.rdd.getNumPartitions()
+        rows = df.collect()
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
+
+    assert partitions > 5
+    assert sorted(row["order_id"] for row in rows) == sorted(f"S-{n}" for n in range(3000))
+    assert [row["malformed_record"] for row in rows if row["malformed_record"]] == ["S-1500,2024-02-14T19:22:05Z,C-3"]
+    assert {row["ordered_at"] for row in rows} == {"2024-02-14T19:22:05Z"}
+    assert not any("\r" in (row["marketing_opt_in"] or "") for row in rows)
