@@ -111,10 +111,11 @@ def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, datab
     rows = list(csv.DictReader(io.StringIO(payload[3:].decode("utf-8"))))
     expected = query(
         database_url,
-        "select m.customer_id, m.first_name, p.revenue::text from mrt.customers_february m "
-        "join mrt.customer_month_purchases p on p.customer_id = m.customer_id "
-        "and p.order_month_of_year = 2 and p.order_year = 2024 "
-        "where m.country = 'NL' and m.marketing_opt_in order by p.revenue desc, m.customer_id",
+        "select m.customer_id, m.first_name, sum(o.amount)::text from mrt.customers_february m "
+        "join dwh.orders o on o.customer_id = m.customer_id and o.is_purchase "
+        "and o.order_month_of_year = 2 and o.order_year = 2024 "
+        "where m.country = 'NL' and m.marketing_opt_in "
+        "group by m.customer_id, m.first_name order by sum(o.amount) desc, m.customer_id",
     )
     assert [(row["customer_id"], row["revenue_eur"]) for row in rows] == [(cid, revenue) for cid, _, revenue in expected]
     names = {row["customer_id"]: row["first_name"] for row in rows}

@@ -120,6 +120,23 @@ def test_business_time_zone_is_configurable(lenient, spark, database_url):
     assert feb == [("C1", 2), ("C2", 1), ("C5", 2)]
 
 
+def test_warehouse_case_maps_and_trims_beyond_ascii(settings, spark, database_url, tmp_path):
+    orders = tmp_path / "orders_unicode.csv"
+    orders.write_text(
+        "order_id,ordered_at,customer_id,email,first_name,last_name,country,product_category,quantity,unit_price,"
+        "status,marketing_opt_in\n"
+        "U1,2024-02-10T10:00:00Z,K1, ÉLODIE.ÇA@EXAMPLE.FR , Élodie ,Ørsted,fr ,flowers,1,5.00,completed,true\n"
+        "U2,2024-02-11T10:00:00Z,K2,STRASSE@ÄÖÜ.DE,Jörg,Groß,de,wine,1,5.00,completed,true\n",
+        encoding="utf-8",
+    )
+    pipeline.run(settings, str(orders), report=lambda line: None, spark=spark)
+    rows = query(database_url, "select order_id, email, first_name, country from dwh.orders order by order_id")
+    assert rows == [
+        ("U1", "élodie.ça@example.fr", "Élodie", "FR"),
+        ("U2", "strasse@äöü.de", "Jörg", "DE"),
+    ]
+
+
 def test_publication_names_the_run_and_file(small_run, database_url):
     rows = query(database_url, "select run_id, input_path, business_time_zone, order_count from mrt.publication")
     assert rows == [(small_run.run_id, SMALL, "Europe/Amsterdam", 12)]

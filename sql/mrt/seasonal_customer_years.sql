@@ -4,9 +4,22 @@
 create table mrt.seasonal_customer_years as
 with
 
+purchases as (
+    select * from dwh.orders
+    where is_purchase and order_month_of_year in (2, 12)
+),
+
 month_purchases as (
-    select * from mrt.customer_month_purchases
-    where order_month_of_year in (2, 12)
+    select
+        purchases.order_month_of_year,
+        purchases.order_year,
+        purchases.customer_id,
+        count(*)::integer as order_count,
+        sum(purchases.amount)::numeric(16, 2) as revenue,
+        min(purchases.ordered_at) as first_order_at,
+        max(purchases.ordered_at) as last_order_at
+    from purchases
+    group by purchases.order_month_of_year, purchases.order_year, purchases.customer_id
 ),
 
 customers as (
