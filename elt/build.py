@@ -33,6 +33,7 @@ DROP_LOCK_TIMEOUT = "2s"
 # Abort a build whose client has gone (e.g. a killed run) instead of finishing work nobody will commit.
 CLIENT_CHECK_INTERVAL = "1s"
 FAILING_ROWS_SHOWN = 3
+MIN_SERVER_VERSION_NUM = 170000
 # The build is one session doing large scans, sorts, hashes and index builds on a machine of its own: give it
 # memory instead of spilling to disk, skip JIT compilation (measured: it costs more than it saves on these models),
 # and let the planner use parallel workers for whole-table scans. Its default costs price every row handed from
@@ -98,6 +99,26 @@ def prepare_staging(conn: psycopg2.extensions.connection, raw_files: list[Path])
         cur.execute(f"set local search_path to {STAGING_SCHEMA}")
         for path in raw_files:
             cur.execute(path.read_text())
+
+
+def version_problem(server_version_num: int) -> str | None:
+    """Why a server of this version cannot run the build (None when it can)."""
+    if server_version_num >= MIN_SERVER_VERSION_NUM:
+        return None
+    major = server_version_num // 10000
+    return (
+        f"PostgreSQL {MIN_SERVER_VERSION_NUM // 10000} or newer is needed (the models use the built-in collation"
+        f" pg_c_utf8); this server is PostgreSQL {major}"
+    )
+
+
+def check_server_version(conn: psycopg2.extensions.connection) -> None:
+    """Fail with one line when the server is too old for the models."""
+    with conn, conn.cursor() as cur:
+        cur.execute("select current_setting('server_version_num')::integer")
+        problem = version_problem(cur.fetchone()[0])
+    if problem:
+        raise ConfigError(problem)
 
 
 def check_time_zone(conn: psycopg2.extensions.connection, time_zone: str) -> None:

@@ -128,6 +128,7 @@ class _Run:
         fingerprint = input_fingerprint(self.input_path)
         multi_line = check_input_exists(self.input_path)
         with db.connection(self.url) as conn:
+            build.check_server_version(conn)
             build.check_time_zone(conn, self.settings.business_time_zone)
         with self.stage("spark") as said:
             spark = spark or build_spark_session(self.settings)

@@ -137,6 +137,24 @@ def test_warehouse_case_maps_and_trims_beyond_ascii(settings, spark, database_ur
     ]
 
 
+def test_a_server_older_than_17_is_refused_in_one_line(database_url):
+    from elt import build, db
+
+    assert build.version_problem(160004) == (
+        "PostgreSQL 17 or newer is needed (the models use the built-in collation pg_c_utf8); this server is PostgreSQL 16"
+    )
+    assert build.version_problem(170000) is None
+    with db.connection(database_url) as conn:
+        build.check_server_version(conn)  # the test server (embedded PostgreSQL 18 or TEST_DATABASE_URL) is new enough
+
+
+def test_an_unknown_business_time_zone_is_refused_in_one_line(lenient, spark, database_url):
+    from elt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^ELT_BUSINESS_TIME_ZONE 'Mars/Olympus' is not a time zone PostgreSQL knows$"):
+        pipeline.run(replace(lenient, business_time_zone="Mars/Olympus"), SMALL, report=lambda line: None, spark=spark)
+
+
 def test_publication_names_the_run_and_file(small_run, database_url):
     rows = query(database_url, "select run_id, input_path, business_time_zone, order_count from mrt.publication")
     assert rows == [(small_run.run_id, SMALL, "Europe/Amsterdam", 12)]
