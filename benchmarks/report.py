@@ -13,16 +13,16 @@ TARGETS = {
 
 
 def ratios(results: dict) -> dict[str, float | None]:
-    """The issue's target ratios, from measurements taken in the same run."""
+    """The issue's target ratios, from measurements taken in the same run (unrounded: the verdict uses these)."""
     stages = results["project_stages"]
     whole = sum(stages.get(name, 0.0) for name in ELT_STAGES)
     seed = results.get("seed_jdbc_seconds")
     export = results["export"]
     return {
-        "whole ELT ÷ seed load": round(whole / seed, 2) if seed else None,
-        "raw load ÷ COPY floor": round(stages["load"] / results["floor_copy_seconds"], 2),
-        "export ÷ COPY TO": round(export["project_seconds"] / export["copy_to_seconds"], 2),
-        "export peak ÷ CSV size": round(export["project_peak_bytes"] / export["csv_bytes"], 2),
+        "whole ELT ÷ seed load": whole / seed if seed else None,
+        "raw load ÷ COPY floor": stages["load"] / results["floor_copy_seconds"],
+        "export ÷ COPY TO": export["project_seconds"] / export["copy_to_seconds"],
+        "export peak ÷ CSV size": export["project_peak_bytes"] / export["csv_bytes"],
     }
 
 
@@ -62,7 +62,7 @@ def lines(results: dict) -> list[str]:
     ]
     for name, value in ratios(results).items():
         target = TARGETS.get(name, 2.0 if name == "export peak ÷ CSV size" else None)
-        shown = "n/a" if value is None else f"{value:.2f}"
+        shown = "n/a" if value is None else f"{value:.3f}"
         verdict = "" if value is None or target is None else (" ✅" if value <= target else " ❌")
         out.append(f"| {name} | {shown}{verdict} | ≤ {target} |")
     out += ["", "| dashboard query | p50 ms | p95 ms |", "|---|---:|---:|"]

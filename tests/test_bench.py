@@ -28,3 +28,19 @@ def test_chart_series_come_from_the_recorded_results():
     points = {row.series: row.seconds for row in frame([result]).itertuples()}
     # No seed point when the JDBC baseline was skipped; the whole ELT leaves out extract.
     assert points == {"floor: COPY": 0.1, "project: whole ELT": 2.0, "project: end to end": 20.0}
+
+
+def test_a_ratio_just_over_its_target_fails_even_if_it_rounds_to_it():
+    from benchmarks.report import lines
+
+    result = {
+        "rows": 1_000_000, "floor_copy_seconds": 1.0, "seed_jdbc_seconds": 16.09, "spark_start_seconds": 7.0,
+        "project_end_to_end_seconds": 50.0,
+        "project_stages": {"extract": 30.0, "load": 1.59, "dwh": 4.28, "mrt": 4.25, "tests": 0.91, "publish": 0.28},
+        "export": {"customers": 10, "csv_bytes": 1000, "project_seconds": 1.2, "project_peak_bytes": 1100,
+                   "copy_to_seconds": 1.0, "copy_to_peak_bytes": 0},
+        "dashboard_queries": {},
+    }
+    # 11.31 s / 16.09 s = 0.7029...: over the 0.7 target although it rounds to 0.70.
+    assert "| whole ELT ÷ seed load | 0.703 ❌ | ≤ 0.7 |" in lines(result)
+    assert "| raw load ÷ COPY floor | 1.590 ✅ | ≤ 2.5 |" in lines(result)
