@@ -58,12 +58,13 @@ def _local_path(path: str) -> Path | None:
     return Path(parsed.path if parsed.scheme == "file" else path)
 
 
-def check_input_exists(path: str) -> bool:
-    """Fail early with one line when a local input does not exist, is empty, or is not comma-separated UTF-8 text.
+def inspect_input(path: str) -> bool:
+    """Check a local input before Spark starts, and return whether a record may span lines.
 
-    Runs before Spark starts: every file-level problem is named here, with the file and where in it. Returns
-    whether a record may span lines: false only for local, uncompressed files without any quote character (a
-    line break can only be part of a field inside quotes), which Spark can then split over the cores.
+    Fails early with one line when the input does not exist, is empty, or is not comma-separated UTF-8 text: every
+    file-level problem is named here, with the file and where in it. A record may span lines unless the input is
+    local, uncompressed and has no quote character at all (a line break can only be part of a field inside
+    quotes); such a file Spark can split over the cores.
     """
     local = _local_path(path)
     if local is None:
@@ -255,7 +256,7 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
     could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
     fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
     task and that rebuild would otherwise run there. With `multi_line` false (no record spans lines, see
-    `check_input_exists`) Spark splits the file over the cores instead.
+    `inspect_input`) Spark splits the file over the cores instead.
     """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]

@@ -17,9 +17,9 @@ from elt.config import SAMPLE_PATH, Settings
 from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects
 from elt.extract import (
     absolute_input,
-    check_input_exists,
     check_unchanged,
     input_fingerprint,
+    inspect_input,
     read_header,
     read_orders,
 )
@@ -126,7 +126,7 @@ class _Run:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
         fingerprint = input_fingerprint(self.input_path)
-        multi_line = check_input_exists(self.input_path)
+        multi_line = inspect_input(self.input_path)
         with db.connection(self.url) as conn:
             build.check_server_version(conn)
             build.check_time_zone(conn, self.settings.business_time_zone)

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from elt.errors import InputError
-from elt.extract import check_input_exists, read_header, read_orders
+from elt.extract import inspect_input, read_header, read_orders
 from elt.validate import rejected, validate
 from tests.conftest import CONTRACT_HEADER
 
@@ -35,13 +35,13 @@ def _write(path: Path, lines: list[str], *, newline: str = "\n", bom: bool = Fal
 def _read(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
     """The text rows of a file, by order_id, read as the pipeline reads it (split over the cores when the file
     has no quote character)."""
-    df = read_orders(spark, path, read_header(spark, path), multi_line=check_input_exists(path))
+    df = read_orders(spark, path, read_header(spark, path), multi_line=inspect_input(path))
     return {result["order_id"]: result.asDict() for result in df.collect()}
 
 
 def _validated(spark: SparkSession, path: str) -> dict[str, dict[str, Any]]:
     """The validated rows of a file, by order_id (read as `_read` reads it)."""
-    df = validate(read_orders(spark, path, read_header(spark, path), multi_line=check_input_exists(path)))
+    df = validate(read_orders(spark, path, read_header(spark, path), multi_line=inspect_input(path)))
     return {result["order_id"]: result.asDict() for result in df.collect()}
 
 
@@ -177,14 +177,14 @@ def test_header_name_with_spaces_is_read_or_refused_with_input_error(spark: Spar
 def test_existing_file_passes_the_input_check(tmp_path: Path) -> None:
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), GOOD_LINE])
 
-    check_input_exists(path)
+    inspect_input(path)
 
 
 def test_missing_input_fails_with_input_error_naming_it(tmp_path: Path) -> None:
     path = str(tmp_path / "no_such_orders.csv")
 
     with pytest.raises(InputError) as caught:
-        check_input_exists(path)
+        inspect_input(path)
 
     assert path in str(caught.value)
 
@@ -194,14 +194,14 @@ def test_empty_file_fails_with_input_error(tmp_path: Path) -> None:
     path.write_bytes(b"")
 
     with pytest.raises(InputError) as caught:
-        check_input_exists(str(path))
+        inspect_input(str(path))
 
     assert str(path) in str(caught.value)
 
 
 def test_empty_directory_fails_with_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
-        check_input_exists(str(tmp_path))
+        inspect_input(str(tmp_path))
 
     assert str(tmp_path) in str(caught.value)
 
@@ -211,7 +211,7 @@ def test_file_with_only_a_bom_is_empty(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf\r\n")
 
     with pytest.raises(InputError, match="empty"):
-        check_input_exists(str(path))
+        inspect_input(str(path))
 
 
 def test_rejected_row_keeps_the_spaces_it_was_written_with(spark: SparkSession, tmp_path: Path) -> None:
@@ -231,9 +231,9 @@ def test_only_files_with_a_quote_may_have_records_spanning_lines(tmp_path: Path)
     _write(both / "a.csv", [",".join(HEADER), GOOD_LINE])
     _write(both / "b.csv", [",".join(HEADER), SECOND_LINE.replace("Bob", '"Bob, Jr"')])
 
-    assert check_input_exists(plain) is False
-    assert check_input_exists(quoted) is True
-    assert check_input_exists(str(both)) is True
+    assert inspect_input(plain) is False
+    assert inspect_input(quoted) is True
+    assert inspect_input(str(both)) is True
 
 
 @pytest.mark.parametrize("bom", [False, True], ids=["plain", "bom"])
