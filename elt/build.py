@@ -105,18 +105,15 @@ def version_problem(server_version_num: int) -> str | None:
     """Why a server of this version cannot run the build (None when it can)."""
     if server_version_num >= MIN_SERVER_VERSION_NUM:
         return None
-    major = server_version_num // 10000
     return (
         f"PostgreSQL {MIN_SERVER_VERSION_NUM // 10000} or newer is needed (the models use the built-in collation"
-        f" pg_c_utf8); this server is PostgreSQL {major}"
+        f" pg_c_utf8); this server is PostgreSQL {server_version_num // 10000}"
     )
 
 
 def check_server_version(conn: psycopg2.extensions.connection) -> None:
-    """Fail with one line when the server is too old for the models."""
-    with conn, conn.cursor() as cur:
-        cur.execute("select current_setting('server_version_num')::integer")
-        problem = version_problem(cur.fetchone()[0])
+    """Fail with one line when the server is too old for the models (psycopg2 learned the version on connecting)."""
+    problem = version_problem(conn.server_version)
     if problem:
         raise ConfigError(problem)
 
