@@ -26,7 +26,7 @@ from elt.extract import (
 from elt.load import copy_files
 from elt.lock import run_lock
 from elt.spark import build_spark_session
-from elt.stage import ACCEPTED, LINEAGE_COLUMNS, REJECTED, Staged, new_directory, read_rejected, write_staged
+from elt.stage import ACCEPTED, REJECTED, Staged, new_directory, read_rejected, write_staged
 from elt.validate import RAW_ORDER_COLUMNS, REASON_SEPARATOR, REJECT_COLUMNS, REJECT_REASON, validate
 
 logger = logging.getLogger(__name__)
@@ -150,10 +150,9 @@ class _Run:
         with self.stage("extract") as said:
             header = read_header(spark, input_path)
             validated_df = validate(read_orders(spark, input_path, header, multi_line=multi_line))
-            lineage = {"run_id": F.lit(self.run_id), "loaded_at": F.lit(datetime.now(timezone.utc))}
             directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
             try:  # a refused input leaves no staged files behind
-                staged = write_staged(validated_df, directory, lineage)
+                staged = write_staged(validated_df, directory)
                 read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
                 if read == 0:
                     raise InputError(f"input has a header but no data rows: {input_path}")
@@ -169,11 +168,13 @@ class _Run:
     def load(self, staged: Staged) -> None:
         """COPY the staged accepted and rejected rows into the staging raw layer, a few files in parallel."""
         with self.stage("load") as said:
+            lineage = {"run_id": self.run_id, "loaded_at": datetime.now(timezone.utc)}
             with db.connection(self.url) as conn:
-                build.prepare_staging(conn, self.sections["raw"])
-            lineage = list(LINEAGE_COLUMNS)
-            loaded = copy_files(self.url, STAGED_ORDERS, [*RAW_ORDER_COLUMNS, *lineage], staged.files(ACCEPTED))
-            copy_files(self.url, STAGED_REJECTS, [*REJECT_COLUMNS, *lineage], staged.files(REJECTED))
+                build.prepare_staging(conn, self.sections["raw"], lineage)
+            loaded = copy_files(self.url, STAGED_ORDERS, RAW_ORDER_COLUMNS, staged.files(ACCEPTED))
+            copy_files(self.url, STAGED_REJECTS, REJECT_COLUMNS, staged.files(REJECTED))
+            with db.connection(self.url) as conn:
+                build.clear_lineage_defaults(conn, self.sections["raw"], lineage)
             expected = staged.read - staged.rejected - staged.duplicates
             if loaded != expected:
                 raise DataTestFailed(f"load check failed: {loaded:,} orders copied but {expected:,} accepted, nothing was published")

@@ -1,7 +1,7 @@
 """Write the validated rows once, as CSV files PostgreSQL can COPY: accepted orders and rejects side by side.
 
 One Spark pass writes `outcome=accepted/part-*` (the raw orders contract) and `outcome=rejected/part-*` (the
-rejects contract) and counts rows read, rejected and dropped as exact duplicates on the way (an Observation),
+rejects contract), without the lineage columns (the load gives them as column defaults), and counts rows read, rejected and dropped as exact duplicates on the way (an Observation),
 so nothing is cached and nothing passes through Python. The files are the hand-over to the load stage.
 """
 from __future__ import annotations
@@ -21,7 +21,6 @@ from elt.validate import IS_DUPLICATE, RAW_ORDER_COLUMNS, REJECT_COLUMNS, REJECT
 OUTCOME = "outcome"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-LINEAGE_COLUMNS: tuple[str, ...] = ("run_id", "loaded_at")
 # What COPY ... (format csv) reads back exactly: doubled quotes, spaces kept, null as an empty unquoted field,
 # empty text as "", timestamps with microseconds and offset, true/false.
 COPY_CSV_OPTIONS = {
@@ -74,13 +73,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _line(fields: list[Column], lineage: dict[str, Column]) -> Column:
-    """One CSV line of these fields followed by the lineage columns."""
-    lineage_fields = [value.alias(name) for name, value in lineage.items()]
-    return F.to_csv(F.struct(*fields, *lineage_fields), COPY_CSV_OPTIONS)
+def _line(fields: list[Column]) -> Column:
+    """One CSV line of these fields."""
+    return F.to_csv(F.struct(*fields), COPY_CSV_OPTIONS)
 
 
-def write_staged(validated_df: DataFrame, directory: Path, lineage: dict[str, Column]) -> Staged:
+def write_staged(validated_df: DataFrame, directory: Path) -> Staged:
     """Write accepted and rejected rows as COPY-ready CSV under `directory` (replaced); return the counts."""
     outcomes = Observation("outcomes")
     is_rejected = F.col(REJECT_REASON).isNotNull()
@@ -94,7 +92,7 @@ def write_staged(validated_df: DataFrame, directory: Path, lineage: dict[str, Co
     reject_fields = [F.regexp_replace(F.col(name), "\u0000", NUL_STAND_IN).alias(name) for name in REJECT_COLUMNS]
     lines = counted.where(~F.col(IS_DUPLICATE)).select(
         F.when(is_rejected, F.lit(REJECTED)).otherwise(F.lit(ACCEPTED)).alias(OUTCOME),
-        F.when(is_rejected, _line(reject_fields, lineage)).otherwise(_line(order_fields, lineage)).alias("value"),
+        F.when(is_rejected, _line(reject_fields)).otherwise(_line(order_fields)).alias("value"),
     )
     shutil.rmtree(directory, ignore_errors=True)
     lines.write.partitionBy(OUTCOME).mode("overwrite").text(str(directory))
@@ -104,9 +102,7 @@ def write_staged(validated_df: DataFrame, directory: Path, lineage: dict[str, Co
 
 def read_rejected(spark: SparkSession, staged: Staged) -> DataFrame:
     """The staged rejects as a DataFrame (for the summary of reasons); empty when there are none."""
-    schema = T.StructType(
-        [T.StructField(name, T.StringType()) for name in (*REJECT_COLUMNS, *LINEAGE_COLUMNS)]
-    )
+    schema = T.StructType([T.StructField(name, T.StringType()) for name in REJECT_COLUMNS])
     files = [str(path) for path in staged.files(REJECTED)]
     if not files:
         return spark.createDataFrame([], schema)

@@ -112,6 +112,26 @@ def test_raw_keeps_values_as_read_with_lineage(small_run, database_url):
     assert rows[0][4].endswith("orders_small.csv")
 
 
+def test_every_raw_row_carries_the_run_and_one_load_time(small_run, database_url):
+    lineage = query(
+        database_url,
+        "select run_id, loaded_at, count(*) from (select run_id, loaded_at from raw.orders"
+        " union all select run_id, loaded_at from raw.orders_rejected) as raw group by run_id, loaded_at",
+    )
+    started, finished = query(database_url, "select started_at, finished_at from meta.elt_runs where run_id = %s", (small_run.run_id,))[0]
+    assert len(lineage) == 1
+    run_id, loaded_at, rows = lineage[0]
+    assert (run_id, rows) == (small_run.run_id, 12 + 3)
+    assert started <= loaded_at <= finished
+    # The load's column defaults held for that load only.
+    defaults = query(
+        database_url,
+        "select table_name, column_name from information_schema.columns"
+        " where table_schema = 'raw' and column_default is not null",
+    )
+    assert defaults == []
+
+
 def test_business_time_zone_is_configurable(lenient, spark, database_url):
     utc = replace(lenient, business_time_zone="UTC")
     pipeline.run(utc, SMALL, report=lambda line: None, spark=spark)

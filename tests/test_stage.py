@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from pyspark.sql import functions as F
-
 from elt import db, load
 from elt.stage import ACCEPTED, REJECTED, read_rejected, write_staged
 from tests.conftest import query
@@ -18,9 +16,8 @@ UTC = timezone.utc
 RAW_DDL = """
 create table orders (order_id text, ordered_at timestamptz, customer_id text, email text, first_name text,
   last_name text, country text, product_category text, quantity integer, unit_price numeric(12, 2), status text,
-  marketing_opt_in boolean, source_file text, run_id bigint, loaded_at timestamptz);
-create table orders_rejected (order_id text, raw_record text, reject_reason text, source_file text, run_id bigint,
-  loaded_at timestamptz);
+  marketing_opt_in boolean, source_file text);
+create table orders_rejected (order_id text, raw_record text, reject_reason text, source_file text);
 """
 COLUMNS = ("order_id ordered_at customer_id email first_name last_name country product_category quantity "
            "unit_price status marketing_opt_in source_file").split()
@@ -29,8 +26,6 @@ VALIDATED_SCHEMA = (
     "country string, product_category string, quantity int, unit_price decimal(12,2), status string, "
     "marketing_opt_in boolean, raw_record string, source_file string, reject_reason string, is_duplicate boolean"
 )
-LOADED_AT = datetime(2025, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
-
 
 def _validated(spark):
     at = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
@@ -48,34 +43,30 @@ def _validated(spark):
     ]
     return spark.createDataFrame(rows, VALIDATED_SCHEMA)
 
-
 def test_staged_files_load_back_exactly(spark, database_url, tmp_path):
-    lineage = {"run_id": F.lit(7), "loaded_at": F.lit(LOADED_AT)}
-    staged = write_staged(_validated(spark), tmp_path / "run_7", lineage)
+    staged = write_staged(_validated(spark), tmp_path / "run_7")
     assert (staged.read, staged.rejected, staged.duplicates) == (5, 2, 1)
 
     with db.connection(database_url) as conn, conn.cursor() as cur:
         cur.execute(RAW_DDL)
         conn.commit()
-    lineage_columns = ["run_id", "loaded_at"]
-    assert load.copy_files(database_url, "orders", [*COLUMNS, *lineage_columns], staged.files(ACCEPTED)) == 2
-    rejects = ["order_id", "raw_record", "reject_reason", "source_file", *lineage_columns]
+    assert load.copy_files(database_url, "orders", COLUMNS, staged.files(ACCEPTED)) == 2
+    rejects = ["order_id", "raw_record", "reject_reason", "source_file"]
     assert load.copy_files(database_url, "orders_rejected", rejects, staged.files(REJECTED)) == 2
 
     at = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
     assert query(database_url, "select * from orders order by order_id") == [
         ("o1", at, "c1", " Ann@Example.com ", 'Ann "Jo"', "line one\nline two", "NL", "", 1, Decimal("12.50"),
-         "completed", True, "file:/in/a.csv", 7, LOADED_AT),
+         "completed", True, "file:/in/a.csv"),
         ("o2", at, "c2", None, "Zoë, the 2nd", "O'Brien", "BE", "wine", 99, Decimal("0.00"), "refunded", False,
-         "file:/in/a.csv", 7, LOADED_AT),
+         "file:/in/a.csv"),
     ]
     assert query(database_url, "select * from orders_rejected order by order_id nulls last") == [
-        ("o3", 'o3,"bad\u2400",x', "record contains a NUL character", "file:/in/a.csv", 7, LOADED_AT),
-        (None, 'x,"unclosed', "malformed record", "file:/in/a.csv", 7, LOADED_AT),
+        ("o3", 'o3,"bad\u2400",x', "record contains a NUL character", "file:/in/a.csv"),
+        (None, 'x,"unclosed', "malformed record", "file:/in/a.csv"),
     ]
     reasons = sorted(row["reject_reason"] for row in read_rejected(spark, staged).collect())
     assert reasons == ["malformed record", "record contains a NUL character"]
-
 
 def test_nothing_to_copy_loads_nothing(database_url):
     assert load.copy_files(database_url, "no_such_table", ["a"], []) == 0
