@@ -18,7 +18,6 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,8 +25,9 @@ import psycopg2.errors
 
 from benchmarks import server
 from benchmarks.measure import latencies, timed
+from benchmarks.seed import JDBC_JAR
 from elt import db
-from elt.config import PROJECT_ROOT, load_settings
+from elt.config import PROJECT_ROOT
 from elt.contract import COLUMNS
 from elt.sample import write_sample
 
@@ -36,13 +36,7 @@ logger = logging.getLogger(__name__)
 BENCH_DIR = PROJECT_ROOT / ".data" / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 REPORT = PROJECT_ROOT / "docs" / "benchmarks.md"
-JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 QUERY_REPEAT = 20
-SEED_SCHEMA_DDL = (
-    "order_id string, ordered_at timestamp, customer_id string, email string, first_name string, last_name string, "
-    "country string, product_category string, quantity int, unit_price decimal(12,2), status string, "
-    "marketing_opt_in boolean"
-)
 
 
 def input_file(rows: int) -> Path:
@@ -78,27 +72,16 @@ def floor_copy(url: str, path: Path) -> float:
     return timing.seconds
 
 
-def seed_jdbc(spark, url: str, path: Path) -> float | None:
-    """Seconds for the seed design: Spark's typed CSV read and JDBC writer (default options)."""
-    if not JDBC_JAR.exists():
-        print(f"seed baseline skipped: {JDBC_JAR} not found (apt-get install libpostgresql-jdbc-java)")
-        return None
-    jdbc_url = "jdbc:" + url.replace("postgresql://postgres@", "postgresql://")
-    with db.connection(url) as conn, conn.cursor() as cur:
-        cur.execute("drop schema if exists bench_seed cascade; create schema bench_seed")
-        conn.commit()
-    with timed() as timing:
-        frame = spark.read.csv(str(path), header=True, schema=SEED_SCHEMA_DDL)
-        frame.write.jdbc(jdbc_url, "bench_seed.orders", mode="overwrite", properties={"user": "postgres", "driver": "org.postgresql.Driver"})
-    with db.connection(url) as conn, conn.cursor() as cur:
-        cur.execute("drop schema bench_seed cascade")
-        conn.commit()
-    return timing.seconds
+def seed_jdbc(url: str, path: Path) -> dict:
+    """The seed design's load, in a process of its own (`benchmarks.seed`): its Spark start-up and load seconds."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.seed", url, str(path), str(BENCH_DIR)], cwd=PROJECT_ROOT,
+                          check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def end_to_end(url: str, path: Path) -> tuple[float, dict[str, float]]:
-    """Seconds of `python -m elt run` as a user runs it (Spark start-up included), and the seconds of each of its
-    stages as that run recorded them in meta.elt_runs (one run gives both: a 10M-row run is long)."""
+    """Seconds of `python -m elt run` as a user runs it, and the seconds of each of its stages (Spark start-up
+    included) as that run recorded them in meta.elt_runs (one run gives both: a 10M-row run is long)."""
     env = {**os.environ, "DATABASE_URL": url, "ELT_DATA_DIR": str(BENCH_DIR)}
     with timed() as timing:
         subprocess.run([sys.executable, "-m", "elt", "run", "--input", str(path)], cwd=PROJECT_ROOT, env=env,
@@ -106,7 +89,7 @@ def end_to_end(url: str, path: Path) -> tuple[float, dict[str, float]]:
     with db.connection(url) as conn, conn.cursor() as cur:
         cur.execute("select stage_seconds from meta.elt_runs where status = 'succeeded' order by run_id desc limit 1")
         stages = cur.fetchone()[0]
-    return timing.seconds, {name: round(seconds, 3) for name, seconds in stages.items() if name != "spark"}
+    return timing.seconds, {name: round(seconds, 3) for name, seconds in stages.items()}
 
 
 def export(url: str) -> dict[str, float]:
@@ -175,22 +158,20 @@ def default_rounds(rows: int) -> int:
     return 3 if rows <= 1_000_000 else 1
 
 
-def measure_round(url: str, path: Path, settings, with_seed: bool) -> dict:
+def measure_round(url: str, path: Path, with_seed: bool) -> dict:
     """One round of the timed contenders on the same file, in turn, each on a checkpointed server."""
-    from elt.spark import build_spark_session
-
-    measured: dict = {}
+    measured: dict = {"seed_jdbc_seconds": None}
     settle(url)
     measured["floor_copy_seconds"] = round(floor_copy(url, path), 3)
-    with timed() as start:
-        spark = build_spark_session(settings, jars=[str(JDBC_JAR)] if JDBC_JAR.exists() else None)
-    measured["spark_start_seconds"] = round(start.seconds, 3)
+    if with_seed and not JDBC_JAR.exists():
+        print(f"seed baseline skipped: {JDBC_JAR} not found (apt-get install libpostgresql-jdbc-java)")
+    elif with_seed:
+        settle(url)
+        measured.update(seed_jdbc(url, path))
     settle(url)
-    seed = seed_jdbc(spark, url, path) if with_seed else None
-    measured["seed_jdbc_seconds"] = None if seed is None else round(seed, 3)
-    spark.stop()  # the project's run starts its own Spark, as a user's does
-    settle(url)
-    seconds, measured["project_stages"] = end_to_end(url, path)
+    seconds, stages = end_to_end(url, path)
+    measured["spark_start_seconds"] = stages.pop("spark")
+    measured["project_stages"] = stages
     measured["project_end_to_end_seconds"] = round(seconds, 3)
     return measured
 
@@ -204,12 +185,11 @@ def measure(rows: int, with_seed: bool, rounds: int = 1) -> dict:
     path = input_file(rows)
     url = server.start(BENCH_DIR)
     os.environ["DATABASE_URL"] = url  # the dashboard's data module reads it
-    settings = replace(load_settings(), data_dir=BENCH_DIR)
     measured = []
     for number in range(1, rounds + 1):
         if rounds > 1:
             print(f"round {number} of {rounds} …", flush=True)
-        measured.append(measure_round(url, path, settings, with_seed))
+        measured.append(measure_round(url, path, with_seed))
     results: dict = {"rows": rows, "file_bytes": path.stat().st_size, **report.median_round(measured), "rounds": measured}
     results["export"] = export(url)
     results["dashboard_queries"] = dashboard_queries()
