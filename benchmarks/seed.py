@@ -14,7 +14,6 @@ from pathlib import Path
 from benchmarks.measure import timed
 from elt import db
 from elt.config import load_settings
-from elt.spark import build_spark_session
 
 JDBC_JAR = Path("/usr/share/java/postgresql.jar")
 SCHEMA_DDL = (
@@ -41,6 +40,8 @@ def load(spark, url: str, path: Path) -> float:
 
 def main(argv: list[str]) -> int:
     """python -m benchmarks.seed DATABASE_URL ORDERS_CSV DATA_DIR"""
+    from elt.spark import build_spark_session  # here, so importing JDBC_JAR does not import Spark
+
     url, path, data_dir = argv
     settings = replace(load_settings(), data_dir=Path(data_dir))
     with timed() as start:

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import psycopg2.errors
 import psycopg2.extensions
@@ -103,18 +103,18 @@ def prepare_staging(conn: psycopg2.extensions.connection, raw_files: list[Path],
         cur.execute(f"drop schema if exists {STAGING_SCHEMA} cascade")
         cur.execute(f"create schema {STAGING_SCHEMA}")
         cur.execute(f"set local search_path to {STAGING_SCHEMA}")
+        set_defaults = ", ".join(f"alter column {column} set default %s" for column in lineage)
         for path in raw_files:
             cur.execute(path.read_text())
-            for column, value in lineage.items():
-                cur.execute(f"alter table {path.stem} alter column {column} set default %s", (value,))
+            cur.execute(f"alter table {path.stem} {set_defaults}", tuple(lineage.values()))
 
 
-def clear_lineage_defaults(conn: psycopg2.extensions.connection, raw_files: list[Path], lineage: dict[str, object]) -> None:
+def clear_lineage_defaults(conn: psycopg2.extensions.connection, raw_files: list[Path], columns: Iterable[str]) -> None:
     """Drop the staged raw tables' lineage defaults: they held for this run's load only."""
+    drop_defaults = ", ".join(f"alter column {column} drop default" for column in columns)
     with conn, conn.cursor() as cur:
         for path in raw_files:
-            for column in lineage:
-                cur.execute(f"alter table {STAGING_SCHEMA}.{path.stem} alter column {column} drop default")
+            cur.execute(f"alter table {STAGING_SCHEMA}.{path.stem} {drop_defaults}")
 
 
 def version_problem(server_version_num: int) -> str | None:

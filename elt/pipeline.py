@@ -171,10 +171,9 @@ class _Run:
             lineage = {"run_id": self.run_id, "loaded_at": datetime.now(timezone.utc)}
             with db.connection(self.url) as conn:
                 build.prepare_staging(conn, self.sections["raw"], lineage)
-            loaded = copy_files(self.url, STAGED_ORDERS, RAW_ORDER_COLUMNS, staged.files(ACCEPTED))
-            copy_files(self.url, STAGED_REJECTS, REJECT_COLUMNS, staged.files(REJECTED))
-            with db.connection(self.url) as conn:
-                build.clear_lineage_defaults(conn, self.sections["raw"], lineage)
+                loaded = copy_files(self.url, STAGED_ORDERS, RAW_ORDER_COLUMNS, staged.files(ACCEPTED))
+                copy_files(self.url, STAGED_REJECTS, REJECT_COLUMNS, staged.files(REJECTED))
+                build.clear_lineage_defaults(conn, self.sections["raw"], lineage.keys())
             expected = staged.read - staged.rejected - staged.duplicates
             if loaded != expected:
                 raise DataTestFailed(f"load check failed: {loaded:,} orders copied but {expected:,} accepted, nothing was published")

@@ -1,8 +1,9 @@
 """Write the validated rows once, as CSV files PostgreSQL can COPY: accepted orders and rejects side by side.
 
 One Spark pass writes `outcome=accepted/part-*` (the raw orders contract) and `outcome=rejected/part-*` (the
-rejects contract), without the lineage columns (the load gives them as column defaults), and counts rows read, rejected and dropped as exact duplicates on the way (an Observation),
-so nothing is cached and nothing passes through Python. The files are the hand-over to the load stage.
+rejects contract), without the lineage columns (the load gives them as column defaults), and counts rows read,
+rejected and dropped as exact duplicates on the way (an Observation), so nothing is cached and nothing passes
+through Python. The files are the hand-over to the load stage.
 """
 from __future__ import annotations
 

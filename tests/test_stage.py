@@ -27,6 +27,7 @@ VALIDATED_SCHEMA = (
     "marketing_opt_in boolean, raw_record string, source_file string, reject_reason string, is_duplicate boolean"
 )
 
+
 def _validated(spark):
     at = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
     rows = [
@@ -42,6 +43,7 @@ def _validated(spark):
          'x,"unclosed', "file:/in/a.csv", "malformed record", False),
     ]
     return spark.createDataFrame(rows, VALIDATED_SCHEMA)
+
 
 def test_staged_files_load_back_exactly(spark, database_url, tmp_path):
     staged = write_staged(_validated(spark), tmp_path / "run_7")
@@ -67,6 +69,7 @@ def test_staged_files_load_back_exactly(spark, database_url, tmp_path):
     ]
     reasons = sorted(row["reject_reason"] for row in read_rejected(spark, staged).collect())
     assert reasons == ["malformed record", "record contains a NUL character"]
+
 
 def test_nothing_to_copy_loads_nothing(database_url):
     assert load.copy_files(database_url, "no_such_table", ["a"], []) == 0
