@@ -14,7 +14,8 @@ def test_bench_runs_end_to_end_on_a_tiny_file():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     for line in ("| floor: COPY of the CSV into an untyped table |", "| project: whole ELT", "| raw load ÷ COPY floor |",
-                 "| audience: size, 2024 + NL |", "2 rounds; the tables above show the median round"):
+                 "| audience: size, 2024 + NL |", "2 rounds; the tables above show the median round",
+                 "| export: COPY (same query) TO STDOUT into a byte counter (median of 5) |"):
         assert line in result.stdout
 
 
