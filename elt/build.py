@@ -50,7 +50,7 @@ BUILD_SETTINGS = {
 
 @dataclass(frozen=True)
 class Model:
-    """One SQL file and the table it builds."""
+    """One SQL file and the table (or view) it builds."""
 
     path: Path
     table: str
@@ -169,8 +169,9 @@ def swap_in_staging(cur, run_id: int, input_path: str, business_time_zone: str) 
         cur.execute(f"create schema {layer}")
 
 
-def run_models(cur, files: list[Path], on_model: Callable[[Model, int, float], None]) -> None:
-    """Run each model file and report its table's row count and duration."""
+def run_models(cur, files: list[Path], on_model: Callable[[Model, int | None, float], None]) -> None:
+    """Run each model file and report its table's row count (None for a view: counting would compute it) and
+    duration."""
     for path in files:
         started = time.perf_counter()
         built = model(path)
@@ -179,8 +180,13 @@ def run_models(cur, files: list[Path], on_model: Callable[[Model, int, float], N
         except psycopg2.errors.UniqueViolation as exc:  # a primary key of the model found duplicate rows
             detail = " ".join(str(exc).split())
             raise DataTestFailed(f"model {built.table} has duplicate keys, nothing was published: {detail}") from None
-        cur.execute(f"select count(*) from {built.table}")
-        on_model(built, cur.fetchone()[0], time.perf_counter() - started)
+        cur.execute("select relkind = 'v' from pg_class where oid = %s::regclass", (built.table,))
+        if cur.fetchone()[0]:
+            rows = None
+        else:
+            cur.execute(f"select count(*) from {built.table}")
+            rows = cur.fetchone()[0]
+        on_model(built, rows, time.perf_counter() - started)
 
 
 def run_data_tests(cur, files: list[Path]) -> int:

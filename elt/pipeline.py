@@ -201,7 +201,12 @@ class _Run:
     def build_layer(self, cur, layer: str) -> None:
         """Run one layer's models, printing each table's row count."""
         with self.stage(layer) as said:
-            build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(f"{m.table} {rows:,}"))
+            build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(model_line(m.table, rows)))
+
+
+def model_line(table: str, rows: int | None) -> str:
+    """How a run reports one built model: its row count, or that it is a view (nothing stored to count)."""
+    return f"{table} (view)" if rows is None else f"{table} {rows:,}"
 
 
 def top_reject_reasons(validated_df: DataFrame, limit: int = TOP_REASONS) -> list[tuple[str, int]]:

@@ -6,6 +6,7 @@ Every expected value below was worked out by hand from tests/fixtures/orders_sma
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -74,6 +75,23 @@ def test_december_mart(small_run, database_url):
          "jürgen müller jurgen@example.de"),
     ]
     # C4: A9 refunded, A10 rejected as a conflict, A11 rejected: no December purchase.
+
+
+def test_the_audiences_intermediate_is_a_view_and_the_run_says_so(lenient, spark, database_url):
+    lines = []
+    pipeline.run(lenient, SMALL, report=lines.append, spark=spark)
+    said = "\n".join(lines)
+    assert "mrt.customers_by_month_of_year (view)" in said
+    # The fixture's audiences: C1 and C5 in February, C3 in December (see the two tests above).
+    assert re.search(r"mrt\.customers_february 2\b", said) and re.search(r"mrt\.customers_december 1\b", said)
+    kinds = query(database_url, "select relname, relkind from pg_class where relnamespace = 'mrt'::regnamespace"
+                  " and relname like 'customers_%' and relkind in ('r', 'v') order by relname")
+    assert kinds == [("customers_by_month_of_year", "v"), ("customers_december", "r"), ("customers_february", "r")]
+
+
+def test_a_model_line_gives_the_row_count_or_says_view():
+    assert pipeline.model_line("mrt.orders_by_month", 1234) == "mrt.orders_by_month 1,234"
+    assert pipeline.model_line("mrt.customers_by_month_of_year", None) == "mrt.customers_by_month_of_year (view)"
 
 
 def test_orders_by_month_fills_gaps_with_zeros(small_run, database_url):
