@@ -199,7 +199,7 @@ class _Run:
             conn.close()  # without a commit, closing rolls the whole build back
 
     def build_layer(self, cur, layer: str) -> None:
-        """Run one layer's models, printing each table's row count."""
+        """Run one layer's models, printing each table's row count (or that a model is a view)."""
         with self.stage(layer) as said:
             build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(model_line(m.table, rows)))
 
