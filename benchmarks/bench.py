@@ -113,10 +113,8 @@ def export(url: str, repeat: int = EXPORT_REPEAT) -> dict[str, float]:
         def ours() -> bytes:
             return data.audience_csv("february", everyone, "Europe/Amsterdam", semicolons=False)
 
-        def copy_to() -> _CountingSink:
-            sink = _CountingSink()
-            cur.copy_expert(f"copy ({bound}) to stdout with (format csv, header)", sink)
-            return sink
+        def copy_to() -> None:
+            cur.copy_expert(f"copy ({bound}) to stdout with (format csv, header)", _CountingSink())
 
         payload = ours()
         copy_to()

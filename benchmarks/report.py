@@ -17,10 +17,21 @@ def whole_elt(stages: dict[str, float]) -> float:
     return sum(stages.get(name, 0.0) for name in ELT_STAGES)
 
 
+def elt_over_seed(measured: dict) -> float | None:
+    """Whole ELT ÷ the seed design's load, of one round or result (None when the seed was skipped)."""
+    seed = measured.get("seed_jdbc_seconds")
+    return whole_elt(measured["project_stages"]) / seed if seed else None
+
+
+def load_over_floor(measured: dict) -> float:
+    """The raw load stage ÷ the COPY floor, of one round or result."""
+    return measured["project_stages"]["load"] / measured["floor_copy_seconds"]
+
+
 def round_ratio(measured: dict) -> float:
     """The ratio that orders rounds: whole ELT ÷ seed load, or ÷ the floor when the seed was skipped."""
-    baseline = measured.get("seed_jdbc_seconds") or measured["floor_copy_seconds"]
-    return whole_elt(measured["project_stages"]) / baseline
+    by_seed = elt_over_seed(measured)
+    return by_seed if by_seed is not None else whole_elt(measured["project_stages"]) / measured["floor_copy_seconds"]
 
 
 def median_round(rounds: list[dict]) -> dict:
@@ -32,13 +43,10 @@ def median_round(rounds: list[dict]) -> dict:
 
 def ratios(results: dict) -> dict[str, float | None]:
     """The issue's target ratios, from measurements taken in the same run (unrounded: the verdict uses these)."""
-    stages = results["project_stages"]
-    whole = whole_elt(stages)
-    seed = results.get("seed_jdbc_seconds")
     export = results["export"]
     return {
-        "whole ELT ÷ seed load": whole / seed if seed else None,
-        "raw load ÷ COPY floor": stages["load"] / results["floor_copy_seconds"],
+        "whole ELT ÷ seed load": elt_over_seed(results),
+        "raw load ÷ COPY floor": load_over_floor(results),
         "export ÷ COPY TO": export["project_seconds"] / export["copy_to_seconds"],
         "export peak ÷ CSV size": export["project_peak_bytes"] / export["csv_bytes"],
     }
@@ -106,12 +114,10 @@ def round_lines(rounds: list[dict]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for number, measured in enumerate(rounds, start=1):
-        seed, whole = measured.get("seed_jdbc_seconds"), whole_elt(measured["project_stages"])
-        by_seed = f"{whole / seed:.3f}" if seed else "n/a"
-        seed_shown = f"{seed:.2f}" if seed else "skipped"
-        load_ratio = measured["project_stages"]["load"] / measured["floor_copy_seconds"]
+        seed, by_seed = measured.get("seed_jdbc_seconds"), elt_over_seed(measured)
         out.append(
-            f"| {number} | {measured['floor_copy_seconds']:.2f} | {seed_shown} | {whole:.2f} "
-            f"| {measured['project_end_to_end_seconds']:.2f} | {by_seed} | {load_ratio:.3f} |"
+            f"| {number} | {measured['floor_copy_seconds']:.2f} | {f'{seed:.2f}' if seed else 'skipped'} "
+            f"| {whole_elt(measured['project_stages']):.2f} | {measured['project_end_to_end_seconds']:.2f} "
+            f"| {'n/a' if by_seed is None else f'{by_seed:.3f}'} | {load_over_floor(measured):.3f} |"
         )
     return out
