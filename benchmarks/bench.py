@@ -220,6 +220,14 @@ def measure(rows: int, with_seed: bool, rounds: int = 1) -> dict:
     return results
 
 
+def _quiet_streamlit_outside_the_app() -> None:
+    """The bench calls the app's cached data functions without a running app, and Streamlit warns "No runtime
+    found" once per function as the data module loads. Its loggers exist once streamlit is imported."""
+    import streamlit  # noqa: F401
+
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark for one size and record it."""
     from benchmarks import report
@@ -231,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of the timed contenders (default 3 up to 1M rows, else 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    _quiet_streamlit_outside_the_app()
     rounds = args.rounds or default_rounds(args.rows)
     results = measure(args.rows, with_seed=not args.no_seed, rounds=max(1, rounds))
     results["ratios"] = report.ratios(results)

@@ -17,6 +17,7 @@ def test_bench_runs_end_to_end_on_a_tiny_file():
                  "| audience: size, 2024 + NL |", "2 rounds; the tables above show the median round",
                  "| export: COPY (same query) TO STDOUT into a byte counter (median of 5) |"):
         assert line in result.stdout
+    assert "No runtime found" not in result.stderr  # Streamlit's warning about the cached functions, quietened
 
 
 def test_chart_series_come_from_the_recorded_results():
