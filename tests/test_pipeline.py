@@ -11,10 +11,9 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-import psycopg2
 import pytest
 
-from elt import build, pipeline
+from elt import build, db, pipeline
 from tests.conftest import FIXTURES, query
 
 SMALL = str(FIXTURES / "orders_small.csv")
@@ -97,22 +96,18 @@ def test_a_model_line_gives_the_row_count_or_says_view():
 
 @pytest.mark.parametrize("track_counts", ["on", "off"])
 def test_a_models_rows_are_the_rows_it_left_in_its_table(database_url, track_counts):
-    conn = psycopg2.connect(database_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"set track_counts = {track_counts}")
-            cur.execute("create schema built")
-            # 10 rows written, 3 deleted (4, 5, 6), 1 updated: 7 left.
-            cur.execute("create table built.numbers as select n from generate_series(1, 10) as n")
-            cur.execute("delete from built.numbers where n between 4 and 6")
-            cur.execute("update built.numbers set n = 100 where n = 10")
-            cur.execute("create table built.nothing as select 1 as n where false")
-            cur.execute("create view built.view as select 1 as n")
-            assert build.model_rows(cur, "built.numbers") == 7
-            assert build.model_rows(cur, "built.nothing") == 0
-            assert build.model_rows(cur, "built.view") is None
-    finally:
-        conn.close()
+    with db.connection(database_url) as conn, conn.cursor() as cur:
+        cur.execute(f"set track_counts = {track_counts}")
+        cur.execute("create schema built")
+        # 10 rows written, 3 deleted (4, 5, 6), 1 updated: 7 left.
+        cur.execute("create table built.numbers as select n from generate_series(1, 10) as n")
+        cur.execute("delete from built.numbers where n between 4 and 6")
+        cur.execute("update built.numbers set n = 100 where n = 10")
+        cur.execute("create table built.nothing as select 1 as n where false")
+        cur.execute("create view built.view as select 1 as n")
+        assert build.model_rows(cur, "built.numbers") == 7
+        assert build.model_rows(cur, "built.nothing") == 0
+        assert build.model_rows(cur, "built.view") is None
 
 
 def test_orders_by_month_fills_gaps_with_zeros(small_run, database_url):
