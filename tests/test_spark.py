@@ -1,0 +1,14 @@
+"""The ELT's Spark session: the JVM runs with the options the extract's speed depends on."""
+from __future__ import annotations
+
+
+def test_the_jvm_collects_garbage_with_the_throughput_collector(spark):
+    beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    names = sorted(bean.getName() for bean in beans)
+    # HotSpot's names for the Parallel collector's young and old generation (G1 would be "G1 Young Generation" ...).
+    assert names == ["PS MarkSweep", "PS Scavenge"]
+
+
+def test_the_jit_compiles_the_validations_large_generated_methods(spark):
+    arguments = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert "-XX:-DontCompileHugeMethods" in arguments
