@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from elt.config import Settings
 
@@ -25,6 +26,9 @@ JIT_HUGE_METHODS = "-XX:-DontCompileHugeMethods"
 # G1's concurrent work and write barriers cost CPU the tasks need (2 cores, same session: extract of 10M orders
 # 93-94 s against 104 s; of 1M 24-27 s against 25-30 s).
 PARALLEL_GC = "-XX:+UseParallelGC"
+# Where a user may already have chosen a collector for every JVM: the JVM refuses to start with two.
+JAVA_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
+COLLECTOR_CHOICE = re.compile(r"-XX:\+Use\w+GC\b")
 
 
 def build_spark_session(settings: Settings, jars: list[str] | None = None):
@@ -41,7 +45,7 @@ def build_spark_session(settings: Settings, jars: list[str] | None = None):
     log_path = settings.data_dir / "logs" / "spark.log"
     java_options = (
         f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG} "
-        f"{JIT_HUGE_METHODS} {PARALLEL_GC}"
+        f"{JIT_HUGE_METHODS} {collector_option(os.environ)}"
     )
     with _stderr_to(log_path):  # the JVM (and its Python workers) keep writing their console noise there
         builder = _builder(SparkSession, settings, java_options)
@@ -51,6 +55,12 @@ def build_spark_session(settings: Settings, jars: list[str] | None = None):
     spark.sparkContext.setLogLevel("ERROR")
     logger.info("spark session on %s (version %s), JVM output in %s", settings.spark_master, spark.version, log_path)
     return spark
+
+
+def collector_option(environ: Mapping[str, str]) -> str:
+    """The Parallel collector, unless the environment already chose a collector for every JVM (then theirs)."""
+    chosen = " ".join(environ.get(name, "") for name in JAVA_OPTION_VARIABLES)
+    return "" if COLLECTOR_CHOICE.search(chosen) else PARALLEL_GC
 
 
 def _builder(session_class, settings: Settings, java_options: str):
