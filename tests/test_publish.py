@@ -205,3 +205,47 @@ def test_a_refused_input_leaves_no_staged_files(published, settings, spark):
     with pytest.raises(TooManyRejects):
         pipeline.run(settings, SMALL, spark=spark, **QUIET)  # 3 of 16 rejected: over the default 5 %
     assert set(staging.iterdir()) - before == set()
+
+
+@contextlib.contextmanager
+def _server_settings(admin_url: str, **settings: str):
+    """Server-wide settings for the length of a block (ALTER SYSTEM, then reset), reloaded at once."""
+    def apply(statements: list[str]) -> None:
+        with db.connection(admin_url) as conn, conn.cursor() as cur:
+            conn.autocommit = True
+            for statement in statements:
+                cur.execute(statement)
+            cur.execute("select pg_reload_conf()")
+
+    apply([f"alter system set {name} = '{value}'" for name, value in settings.items()])
+    try:
+        yield
+    finally:
+        apply([f"alter system reset {name}" for name in settings])
+
+
+def test_dropping_a_retired_layer_does_not_wait_for_autovacuum(admin_url, database_url):
+    """An autovacuum working on a retired table is cancelled at once, not after the server's deadlock_timeout.
+
+    The server's deadlock_timeout is set longer than the drop's lock timeout, so a drop that waited for it would
+    give up and keep the layer. The table's vacuum is slowed to a crawl, so autovacuum is still on it at the drop.
+    """
+    if not query(admin_url, "select current_setting('is_superuser')::boolean")[0][0]:
+        pytest.skip("needs a superuser: ALTER SYSTEM, and cancelling autovacuum through deadlock_timeout")
+    with _server_settings(admin_url, autovacuum_naptime="1s", deadlock_timeout="5s"):
+        with db.connection(database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "create schema mrt_retired_7;"
+                " create table mrt_retired_7.customers_february"
+                " with (autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1)"
+                " as select n as customer_id from generate_series(1, 50000) as n"
+            )
+            conn.commit()
+        vacuuming = (
+            "select count(*) from pg_stat_activity where backend_type = 'autovacuum worker'"
+            " and datname = current_database() and query like '%mrt_retired_7.customers_february%'"
+        )
+        wait_for(lambda: query(database_url, vacuuming)[0][0] == 1, timeout=60, what="autovacuum on the retired table")
+        with db.connection(database_url) as conn:
+            assert build.drop_retired(conn) == ["mrt_retired_7"]
+        assert query(database_url, "select count(*) from pg_namespace where nspname = 'mrt_retired_7'") == [(0,)]
