@@ -78,6 +78,8 @@ def lines(results: dict) -> list[str]:
         out.append(f"| project: {name} | {seconds:.2f} | {rows / seconds:,.0f} |" if seconds else f"| project: {name} | {seconds:.2f} | |")
     out.append(f"| project: whole ELT (load + dwh + mrt + tests + publish) | {whole:.2f} | {rows / whole:,.0f} |")
     out.append(f"| project: `python -m elt run` end to end | {results['project_end_to_end_seconds']:.2f} | {rows / results['project_end_to_end_seconds']:,.0f} |")
+    if results.get("maintenance_seconds") is not None:  # recorded from 2026-11-27 17:00 on
+        out.append(f"| after the run: vacuum and analyze of its new tables (autovacuum's work, not in the whole ELT) | {results['maintenance_seconds']:.2f} | |")
     repeat = export.get("repeat", 1)  # results recorded before the export was repeated have one pair
     median_of = f"median of {repeat}" if repeat > 1 else ""
     out += [
