@@ -18,9 +18,9 @@ PGDATA_SUBDIR = "postgres"
 # The embedded server holds derived, rebuildable data for one machine: no replication or archiving, so the
 # build's CREATE TABLE AS into schemas made in the same transaction can skip writing WAL. Reads are plain system
 # calls (io_method sync, PostgreSQL 17's way) instead of PostgreSQL 18's default of handing them to I/O worker
-# processes: the tables are in the OS cache and the machine may have two cores, so the hand-over costs more than
-# it overlaps (dwh + mrt + tests of 1M orders, three servers each, alternating: medians 5.87-6.10 s against
-# 6.09-6.22 s).
+# processes: the tables are in the OS cache and the machine may have two cores (dwh + mrt + tests of 1M orders,
+# three server starts each, alternating: medians 5.87-6.10 s against 6.09-6.22 s; about 3 %, within the noise
+# of a whole bench round).
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "io_method": "sync"}
 
 

@@ -22,12 +22,12 @@ def test_bench_runs_end_to_end_on_a_tiny_file():
 
 
 def test_maintenance_vacuums_and_analyzes_what_was_written_since(database_url):
-    from benchmarks.bench import maintain  # autovacuum is off for the table: only maintain may reset its counts
-    from tests.conftest import query
-
+    from benchmarks.bench import maintain
     from elt import db
+    from tests.conftest import query
     from tests.harness import wait_for
 
+    # Autovacuum is off for the table, so only maintain may reset its counters.
     with db.connection(database_url) as conn, conn.cursor() as cur:
         cur.execute("create table written (n integer) with (autovacuum_enabled = false); insert into written select generate_series(1, 1000)")
         conn.commit()
