@@ -163,17 +163,18 @@ def _existing_schemas(cur) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
-def swap_in_staging(cur, run_id: int, input_path: str, business_time_zone: str) -> None:
+def swap_in_staging(cur, run_id: int, parameters: dict[str, object]) -> None:
     """Inside the build transaction: set the published layers aside and make the staged raw layer `raw`.
 
-    Also hands the models their parameters as transaction-local settings (read with current_setting).
+    Also hands the models and data tests their parameters as transaction-local settings `elt.<name>` (read with
+    current_setting), e.g. input_path, business_time_zone, orders_loaded; `elt.run_id` is always set.
     """
     cur.execute("set local lock_timeout = %s", (LOCK_TIMEOUT,))
     cur.execute("set local client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
     for name, value in BUILD_SETTINGS.items():
         cur.execute("select set_config(%s, %s, true)", (name, value))
-    for name, value in (("run_id", str(run_id)), ("input_path", input_path), ("business_time_zone", business_time_zone)):
-        cur.execute("select set_config(%s, %s, true)", (f"elt.{name}", value))
+    for name, value in {"run_id": run_id, **parameters}.items():
+        cur.execute("select set_config(%s, %s, true)", (f"elt.{name}", str(value)))
     existing = _existing_schemas(cur)
     for layer in PUBLISHED_LAYERS:
         if layer in existing:

@@ -185,7 +185,12 @@ class _Run:
         conn = db.connect(self.url, application_name="elt-build")
         try:
             with conn.cursor() as cur:
-                build.swap_in_staging(cur, self.run_id, self.input_path, self.settings.business_time_zone)
+                parameters = {
+                    "input_path": self.input_path,
+                    "business_time_zone": self.settings.business_time_zone,
+                    "orders_loaded": self.stats.rows_loaded,
+                }
+                build.swap_in_staging(cur, self.run_id, parameters)
                 for layer in ("dwh", "mrt"):
                     self.build_layer(cur, layer)
                 with self.stage("tests") as said:

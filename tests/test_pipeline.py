@@ -214,7 +214,7 @@ def test_publication_names_the_run_and_file(small_run, database_url):
     assert rows == [(small_run.run_id, SMALL, "Europe/Amsterdam", 12)]
 
 
-def test_an_order_loaded_twice_fails_the_build_naming_the_key(lenient, spark, database_url, monkeypatch):
+def test_orders_loaded_twice_fail_the_data_tests_with_both_counts(lenient, spark, database_url, monkeypatch):
     from elt.errors import DataTestFailed
 
     real_copy = pipeline.copy_files
@@ -225,7 +225,8 @@ def test_an_order_loaded_twice_fails_the_build_naming_the_key(lenient, spark, da
         return counted
 
     monkeypatch.setattr(pipeline, "copy_files", copy_twice)
-    with pytest.raises(DataTestFailed, match=r"model dwh\.orders has duplicate keys, nothing was published: .*Key \(order_id\)=\(A\d+\) is duplicated"):
+    # SMALL has 12 accepted orders; the load copied each twice but counted them once.
+    with pytest.raises(DataTestFailed, match=r"^data test dwh_orders_reconcile_with_load failed, nothing was published: dwh_orders=24, orders_loaded=12$"):
         pipeline.run(lenient, SMALL, report=lambda line: None, spark=spark)
     assert query(database_url, "select count(*) from information_schema.schemata where schema_name = 'mrt'") == [(0,)]
 

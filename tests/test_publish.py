@@ -69,6 +69,24 @@ def test_failing_data_test_fails_and_keeps_published_data(published, settings, s
     assert not [name for name in schemas if re.match(build.RETIRED_PATTERN, name)]
 
 
+def test_model_whose_key_finds_duplicates_fails_naming_the_key(published, settings, spark, database_url, tmp_path, monkeypatch):
+    broken = tmp_path / "mrt" / "two_of_a_kind.sql"
+    broken.parent.mkdir()
+    broken.write_text(
+        "create table mrt.two_of_a_kind as select 'C7' as customer_id from generate_series(1, 2);\n"
+        "alter table mrt.two_of_a_kind add primary key (customer_id);\n"
+    )
+    sections = build.build_order()
+    sections["mrt"].append(broken)
+    monkeypatch.setattr(build, "build_order", lambda: sections)
+    with pytest.raises(
+        DataTestFailed,
+        match=r"^model mrt\.two_of_a_kind has duplicate keys, nothing was published: .*Key \(customer_id\)=\(C7\) is duplicated",
+    ):
+        pipeline.run(replace(settings, max_reject_share=0.5), SMALL, spark=spark, **QUIET)
+    assert query(database_url, MART_TOTALS) == published
+
+
 def test_second_run_is_refused_while_one_holds_the_lock(settings, spark, database_url):
     holder = db.connect(database_url, autocommit=True)
     try:

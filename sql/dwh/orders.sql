@@ -1,4 +1,8 @@
 -- One row per order, cleaned and conformed.
+-- No primary key: the extract already keeps one row per order_id (copies of an order once, conflicting copies
+-- rejected), and the data test dwh_orders_reconcile_with_load checks this table holds exactly the orders loaded.
+-- A key re-checked the extract's guarantee by sorting every order id: 0.4 s of the build at 1M orders; nothing
+-- reads this table by order_id.
 -- The month of an order is its calendar month in the business time zone (setting elt.business_time_zone),
 -- not in UTC: 2024-01-31T23:30Z is a February order in Amsterdam.
 -- Case mapping uses PostgreSQL's built-in Unicode rules (collation pg_c_utf8, PostgreSQL 17+) instead of the C
@@ -45,5 +49,3 @@ final as (
 )
 
 select * from final;
-
-alter table dwh.orders add primary key (order_id);
