@@ -34,6 +34,13 @@ def published(settings, spark, database_url):
     return query(database_url, MART_TOTALS)
 
 
+def _build_with(monkeypatch, section: str, path: Path) -> None:
+    """Runs build with one more file at the end of a section of the build order."""
+    sections = build.build_order()
+    sections[section].append(path)
+    monkeypatch.setattr(build, "build_order", lambda: sections)
+
+
 def _runs(url: str) -> list[tuple]:
     return query(url, "select status, error_message from meta.elt_runs order by run_id")
 
@@ -58,9 +65,7 @@ def test_too_many_rejects_fails_and_keeps_published_data(published, settings, sp
 def test_failing_data_test_fails_and_keeps_published_data(published, settings, spark, database_url, tmp_path, monkeypatch):
     broken = tmp_path / "always_fails.sql"
     broken.write_text("select 'C1' as customer_id, 'injected failure' as problem")
-    sections = build.build_order()
-    sections["tests"].append(broken)
-    monkeypatch.setattr(build, "build_order", lambda: sections)
+    _build_with(monkeypatch, "tests", broken)
     with pytest.raises(DataTestFailed, match="always_fails failed.*customer_id=C1, problem=injected failure"):
         pipeline.run(replace(settings, max_reject_share=0.5), SMALL, spark=spark, **QUIET)
     assert query(database_url, MART_TOTALS) == published
@@ -76,9 +81,7 @@ def test_model_whose_key_finds_duplicates_fails_naming_the_key(published, settin
         "create table mrt.two_of_a_kind as select 'C7' as customer_id from generate_series(1, 2);\n"
         "alter table mrt.two_of_a_kind add primary key (customer_id);\n"
     )
-    sections = build.build_order()
-    sections["mrt"].append(broken)
-    monkeypatch.setattr(build, "build_order", lambda: sections)
+    _build_with(monkeypatch, "mrt", broken)
     with pytest.raises(
         DataTestFailed,
         match=r"^model mrt\.two_of_a_kind has duplicate keys, nothing was published: .*Key \(customer_id\)=\(C7\) is duplicated",
