@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +18,12 @@ from elt.config import SAMPLE_PATH, Settings
 from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects
 from elt.extract import (
     absolute_input,
+    check_input,
     check_unchanged,
     input_fingerprint,
-    inspect_input,
     read_header,
     read_orders,
+    scan_input,
 )
 from elt.load import copy_files
 from elt.lock import run_lock
@@ -126,13 +128,18 @@ class _Run:
         """Run every stage in order; any failure leaves the published layers as they were."""
         started = time.perf_counter()
         fingerprint = input_fingerprint(self.input_path)
-        multi_line = inspect_input(self.input_path)
+        check_input(self.input_path)
         with db.connection(self.url) as conn:
             build.check_server_version(conn)
             build.check_time_zone(conn, self.settings.business_time_zone)
-        with self.stage("spark") as said:
-            spark = spark or build_spark_session(self.settings)
-            said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
+        # The whole-file scan runs on one core while the JVM starts (this thread only waits for it). At 10M orders,
+        # three alternating pairs: scan 2.3-2.7 s then Spark 6.2-7.1 s, 8.5-9.9 s in all; side by side 6.7-7.7 s.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-scan") as pool:
+            scanning = pool.submit(scan_input, self.input_path)
+            with self.stage("spark") as said:
+                spark = spark or build_spark_session(self.settings)
+                said.append(f"Spark {spark.version} on {spark.sparkContext.master}")
+            multi_line = scanning.result()
         staged, top_reasons = self.extract(spark, self.input_path, multi_line)
         try:
             self.load(staged)

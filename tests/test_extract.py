@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from elt.errors import InputError
-from elt.extract import inspect_input, read_header, read_orders
+from elt.extract import check_input, inspect_input, read_header, read_orders, scan_input
 from elt.validate import rejected, validate
 from tests.conftest import CONTRACT_HEADER
 
@@ -221,6 +221,18 @@ def test_rejected_row_keeps_the_spaces_it_was_written_with(spark: SparkSession, 
     (row,) = rejected(validate(read_orders(spark, path, read_header(spark, path)))).collect()
 
     assert row["raw_record"] == line
+
+
+def test_quick_check_reads_only_the_start_and_the_scan_finds_a_bad_byte_deep_in_the_file(tmp_path: Path) -> None:
+    # 3,000 good lines (about 270 KB, far past the first 64 KiB), then a Latin-1 "é" on line 3,002.
+    lines = [",".join(HEADER), *[GOOD_LINE] * 3000]
+    path = tmp_path / "orders.csv"
+    body = "".join(line + "\n" for line in lines).encode("utf-8")
+    path.write_bytes(body + "E-9,2024-02-14T19:22:05Z,C-9,ren\xe9@example.fr,Ren\xe9,Roy,FR,books,1,1.00,completed,true\n".encode("latin-1"))
+
+    check_input(str(path))  # the start of the file is fine, and that is all it reads
+    with pytest.raises(InputError, match=r"not UTF-8: byte 0xE9 on line 3002 "):
+        scan_input(str(path))
 
 
 def test_only_files_with_a_quote_may_have_records_spanning_lines(tmp_path: Path) -> None:
