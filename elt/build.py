@@ -167,7 +167,9 @@ def swap_in_staging(cur, run_id: int, parameters: dict[str, object]) -> None:
     """Inside the build transaction: set the published layers aside and make the staged raw layer `raw`.
 
     Also hands the models and data tests their parameters as transaction-local settings `elt.<name>` (read with
-    current_setting), e.g. input_path, business_time_zone, orders_loaded; `elt.run_id` is always set.
+    current_setting), e.g. input_path, business_time_zone, orders_loaded; `elt.run_id` is always set. The
+    parameters must name the business time zone: the build runs in it (the session's TimeZone), so a timestamptz
+    cast to timestamp or date is local time there.
     """
     cur.execute("set local lock_timeout = %s", (LOCK_TIMEOUT,))
     cur.execute("set local client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
@@ -175,6 +177,7 @@ def swap_in_staging(cur, run_id: int, parameters: dict[str, object]) -> None:
         cur.execute("select set_config(%s, %s, true)", (name, value))
     for name, value in {"run_id": run_id, **parameters}.items():
         cur.execute("select set_config(%s, %s, true)", (f"elt.{name}", str(value)))
+    cur.execute("select set_config('TimeZone', %s, true)", (parameters["business_time_zone"],))
     existing = _existing_schemas(cur)
     for layer in PUBLISHED_LAYERS:
         if layer in existing:
