@@ -85,7 +85,7 @@ def test_five_reruns_at_once_one_runs_the_others_are_refused(database_url, app_e
         started["app"] = rerun.start(APP_INPUT, database_url)
 
     # The run that gets the lock waits at its COPY until the other four have ended, so all of them meet it.
-    with fault(database_url, "copy", "wait", "raw_next.orders") as gate:
+    with fault(database_url, "copy", "wait", "raw_next.orders_part_1") as gate:
         threads = [threading.Thread(target=from_cli, args=(n,)) for n in range(CLI_RUNS)]
         threads.append(threading.Thread(target=from_app))
         for thread in threads:

@@ -134,7 +134,7 @@ def test_unreachable_database_when_the_run_starts(own_server, own_settings, spar
 @pytest.mark.parametrize(
     ("stage", "point", "target"),
     [
-        pytest.param("load", "copy", "raw_next.orders", marks=pytest.mark.reliability(
+        pytest.param("load", "copy", "raw_next.orders_part_1", marks=pytest.mark.reliability(
             "Faults", "database restarted in the middle of the load (while its COPY runs)",
             "fails (exit 8): `lost the connection to PostgreSQL at … during load: <the server's reason>; nothing was "
             "published, the previous data is still served`; the run reconnects to record it as failed",
@@ -175,7 +175,7 @@ def test_database_restarted_during_the_run(own_server, own_settings, spark, tmp_
 @pytest.mark.parametrize(
     ("stage", "point", "target", "action", "reason"),
     [
-        pytest.param("load", "copy", "raw_next.orders", "disk full", DISK_FULL, marks=pytest.mark.reliability(
+        pytest.param("load", "copy", "raw_next.orders_part_1", "disk full", DISK_FULL, marks=pytest.mark.reliability(
             "Faults", "PostgreSQL out of disk during the load (an injected `disk_full` error on the COPY)",
             "fails (exit 8): `PostgreSQL at … refused the run during load: could not extend file …: No space left "
             "on device; nothing was published, the previous data is still served`",

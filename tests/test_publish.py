@@ -197,8 +197,10 @@ def test_killed_run_leaves_no_lock_and_next_run_succeeds(published, settings, sp
         [sys.executable, "-m", "elt", "run", "--input", str(big)], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    # load: the COPY into raw_next.orders waits at its first row, so the kill lands mid-COPY
-    held = fault(database_url, "copy", "wait", "raw_next.orders") if stage == "load" else contextlib.nullcontext()
+    # load: the first loader's COPY (into raw_next.orders_part_1) waits at its first row: the kill lands mid-COPY
+    held = contextlib.nullcontext()
+    if stage == "load":
+        held = fault(database_url, "copy", "wait", "raw_next.orders_part_1")
     try:
         with held as gate:
             wait_for(lambda: query(database_url, "select 1 from meta.elt_runs where status = 'running' and current_stage = %s", (stage,)))

@@ -71,5 +71,29 @@ def test_staged_files_load_back_exactly(spark, database_url, tmp_path):
     assert reasons == ["malformed record", "record contains a NUL character"]
 
 
+def test_each_connection_loads_a_child_table_whose_rows_are_frozen(spark, database_url, tmp_path):
+    lines = [(f"o{n}", None, None, None, None, None, None, None, 1, Decimal("1.00"), "completed", True,
+              f"o{n},...", "file:/in/a.csv", None, False) for n in range(1000)]
+    staged = write_staged(spark.createDataFrame(lines, VALIDATED_SCHEMA).repartition(4), tmp_path / "run_8")
+    files = staged.files(ACCEPTED)
+    assert len(files) == 4
+    with db.connection(database_url) as conn, conn.cursor() as cur:
+        cur.execute(RAW_DDL)
+        cur.execute("create extension pg_visibility")
+        conn.commit()
+
+    assert load.copy_files(database_url, "orders", COLUMNS, files) == 1000
+    assert load.copy_files(database_url, "orders", COLUMNS, files[:1]) > 0  # its child numbered on
+
+    # One child per connection (one per core, up to four), then the second call's; the parent holds no rows itself.
+    children = query(database_url, "select inhrelid::regclass::text from pg_inherits order by 1")
+    assert children[0] == ("orders_part_1",) and children[-1] == (f"orders_part_{len(children)}",)
+    assert query(database_url, "select count(*) from only orders") == [(0,)]
+    assert query(database_url, "select count(distinct order_id) from orders") == [(1000,)]
+    # Frozen when written: the first reader has no hint bits to set, so no page is written (or logged) again.
+    frozen = query(database_url, "select bool_and(all_frozen), count(*) from pg_inherits, pg_visibility_map(inhrelid)")
+    assert frozen[0][0] is True and frozen[0][1] >= len(children)
+
+
 def test_nothing_to_copy_loads_nothing(database_url):
     assert load.copy_files(database_url, "no_such_table", ["a"], []) == 0
