@@ -79,7 +79,7 @@ def check_input(path: str) -> None:
         raise InputError(f"input directory has no files: {path}")
     if local.is_file() and _is_blank(local):
         raise InputError(f"input file is empty (no header row): {path}")
-    for file in _text_files(local):
+    for file in _text_files(_data_files(local)):
         _check_head(file)
 
 
@@ -95,7 +95,7 @@ def scan_input(path: str) -> bool:
     if local is None:
         return True
     files = _data_files(local)
-    text_files = _text_files(local)
+    text_files = _text_files(files)
     may_span_lines = len(text_files) < len(files)  # compressed files are not looked into
     for file in text_files:
         if _scan_text(file):
@@ -103,9 +103,9 @@ def scan_input(path: str) -> bool:
     return may_span_lines
 
 
-def _text_files(local: Path) -> list[Path]:
-    """The input's files whose bytes are CSV text (Spark decompresses the others by their ending)."""
-    return [file for file in _data_files(local) if not file.name.endswith(COMPRESSED_SUFFIXES)]
+def _text_files(files: list[Path]) -> list[Path]:
+    """The files whose bytes are CSV text (Spark decompresses the others by their ending)."""
+    return [file for file in files if not file.name.endswith(COMPRESSED_SUFFIXES)]
 
 
 def _data_files(local: Path) -> list[Path]:
@@ -282,7 +282,7 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
     could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
     fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
     task and that rebuild would otherwise run there. With `multi_line` false (no record spans lines, see
-    `inspect_input`) Spark splits the file over the cores instead.
+    `scan_input`) Spark splits the file over the cores instead.
     """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
