@@ -26,6 +26,8 @@ PREVIEW_COLUMNS = {
     "last_order_at": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD HH:mm"),
     "customer_id": st.column_config.TextColumn("Customer id"),
 }
+# Shown as empty cells when missing, as in the CSV (the grid would show a grey "None", which reads as a name).
+OPTIONAL_TEXT_COLUMNS = ["first_name", "last_name", "email", "country"]
 
 
 def render(slug: str) -> None:
@@ -87,6 +89,7 @@ def _preview(publication: data.Publication, slug: str, audience: AudienceFilter,
     if pages > 1:
         page = int(st.number_input(f"Preview page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page"))
     rows = data.audience_preview(publication.run_id, slug, audience, page, publication.business_time_zone)
+    rows[OPTIONAL_TEXT_COLUMNS] = rows[OPTIONAL_TEXT_COLUMNS].fillna("")
     st.dataframe(rows, column_config=PREVIEW_COLUMNS, hide_index=True, width="stretch")
     first = (page - 1) * data.PREVIEW_PAGE_SIZE + 1
     st.caption(f"Showing {first:,}–{first + len(rows) - 1:,} of {size:,}, highest revenue first. The download has all of them.")

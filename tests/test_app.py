@@ -130,6 +130,16 @@ def test_names_with_markup_stay_plain_text(published, monkeypatch):
     assert "<b>Bold</b>" not in rendered and "**Stars**" not in rendered
 
 
+def test_a_missing_email_or_name_shows_as_an_empty_cell(published, monkeypatch):
+    with db.connection(published) as conn, conn.cursor() as cur:
+        cur.execute("update mrt.customers_february set email = null, last_name = null where customer_id = 'K5'")
+        conn.commit()
+    at = _app(published, monkeypatch, page="pages/february.py")
+    preview = at.dataframe[0].value.set_index("customer_id")
+    assert preview.loc["K5", "email"] == "" and preview.loc["K5", "last_name"] == ""
+    assert preview.loc["K5", "first_name"] == "Chloé" and preview.loc["K1", "email"] == "k1@example.nl"
+
+
 def _rows(payload: bytes, delimiter: str = ",") -> list[list[str]]:
     assert payload.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM for Excel"
     return list(csv.reader(io.StringIO(payload[3:].decode("utf-8")), delimiter=delimiter))
