@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from elt import build, db, runlog
+from elt import build, class_archive, db, runlog
 from elt.config import SAMPLE_PATH, Settings
 from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects
 from elt.extract import (
@@ -27,7 +27,7 @@ from elt.extract import (
 )
 from elt.load import copy_files
 from elt.lock import run_lock
-from elt.spark import build_spark_session
+from elt.spark import build_spark_session, session_archive
 from elt.stage import ACCEPTED, REJECTED, Staged, new_directory, read_rejected, write_staged
 from elt.validate import RAW_ORDER_COLUMNS, REASON_SEPARATOR, REJECT_COLUMNS, REJECT_REASON, validate
 
@@ -79,7 +79,9 @@ def run(
                 raise failure from exc
             raise
         runlog.finish(log_conn, run_id, current.stats, url=url)
-        return result
+    if spark is None:  # this run started its own JVM: later ones start sooner with its classes archived
+        class_archive.record_in_background(settings, session_archive(settings))
+    return result
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from elt import class_archive
 from elt.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,11 @@ JAVA_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS
 COLLECTOR_CHOICE = re.compile(r"-XX:\+Use\w+GC\b")
 
 
-def build_spark_session(settings: Settings, jars: list[str] | None = None):
+def build_spark_session(settings: Settings, jars: list[str] | None = None, *, record_classes: bool = False):
     """Start (or reuse) the SparkSession for an ELT run: quiet, UTC, our Python on the executors.
 
-    `jars` adds JVM libraries (the benchmark's JDBC baseline needs the PostgreSQL driver).
+    `jars` adds JVM libraries (the benchmark's JDBC baseline needs the PostgreSQL driver). A JVM this starts maps
+    the class archive when there is one (`elt.class_archive`), or records it with `record_classes`.
     """
     warnings.filterwarnings("ignore", module="pyspark")
     warnings.filterwarnings("ignore", message=".*pandas.*")
@@ -43,12 +45,11 @@ def build_spark_session(settings: Settings, jars: list[str] | None = None):
     from pyspark.sql import SparkSession
 
     log_path = settings.data_dir / "logs" / "spark.log"
-    java_options = (
-        f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG} "
-        f"{JIT_HUGE_METHODS} {collector_option(os.environ)}"
-    )
+    java_options = _java_options()
+    archive = session_archive(settings)
+    archive_option = archive.record_option() if record_classes else archive.map_option()
     with _stderr_to(log_path):  # the JVM (and its Python workers) keep writing their console noise there
-        builder = _builder(SparkSession, settings, java_options)
+        builder = _builder(SparkSession, settings, java_options, archive_option)
         if jars:
             builder = builder.config("spark.jars", ",".join(jars))
         spark = builder.getOrCreate()
@@ -57,19 +58,34 @@ def build_spark_session(settings: Settings, jars: list[str] | None = None):
     return spark
 
 
+def session_archive(settings: Settings) -> class_archive.ClassArchive:
+    """The class archive for the JVM `build_spark_session` starts with these settings."""
+    from pyspark import __version__ as spark_version
+
+    return class_archive.for_session(spark_version, _java_options(), settings.spark_driver_memory)
+
+
+def _java_options() -> str:
+    """The JVM options of the driver (and of executors elsewhere): logging, JIT and collector."""
+    return (
+        f"-Dlog4j.configurationFile=file:{LOG_CONFIG} -Dlog4j2.configurationFile=file:{LOG_CONFIG} "
+        f"{JIT_HUGE_METHODS} {collector_option(os.environ)}"
+    )
+
+
 def collector_option(environ: Mapping[str, str]) -> str:
     """The Parallel collector, unless the environment already chose a collector for every JVM (then theirs)."""
     chosen = " ".join(environ.get(name, "") for name in JAVA_OPTION_VARIABLES)
     return "" if COLLECTOR_CHOICE.search(chosen) else PARALLEL_GC
 
 
-def _builder(session_class, settings: Settings, java_options: str):
-    """The session configuration: quiet, UTC, few shuffle partitions."""
+def _builder(session_class, settings: Settings, java_options: str, archive_option: str = ""):
+    """The session configuration: quiet, UTC, few shuffle partitions; the class archive for the driver's JVM."""
     return (
         session_class.builder.appName(APP_NAME)
         .master(settings.spark_master)
         .config("spark.driver.memory", settings.spark_driver_memory)
-        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.driver.extraJavaOptions", f"{java_options} {archive_option}".strip())
         .config("spark.executor.extraJavaOptions", java_options)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

@@ -18,6 +18,8 @@ from elt import db, embedded_pg
 from elt.config import PROJECT_ROOT, Settings, load_settings
 
 TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"
+# The tests' JVMs (1 GB heap) record and map their class archive apart from the product's.
+os.environ.setdefault("ELT_JVM_ARCHIVE_DIR", str(TEST_DATA_DIR / "jvm"))
 FIXTURES = Path(__file__).parent / "fixtures"
 # The contract's header, written out by hand (not imported from elt.contract) so tests check the code against it.
 CONTRACT_HEADER: tuple[str, ...] = (
