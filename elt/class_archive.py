@@ -186,9 +186,12 @@ def _stop_jvm(spark) -> bool:
 
 def _maps(java: str, java_options: list[str], classpath: str, archive: Path) -> bool:
     """Whether a fresh JVM with these options and classpath maps the archive (with -Xshare:on it must)."""
-    command = [java, *java_options, "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
+    command = [java, *java_options, "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-XX:-CreateCoredumpOnCrash",
+               "-cp", classpath, "-version"]
     try:
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=CHECK_TIMEOUT_SECONDS)
+        with tempfile.TemporaryDirectory(prefix="class-archive-check-") as scratch:  # where a crash writes hs_err_pid*.log
+            done = subprocess.run(command, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  timeout=CHECK_TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

@@ -56,5 +56,6 @@ def test_a_successful_run_leaves_an_archive_that_the_next_jvm_maps(database_url,
     cut.recording.write_bytes(data[: 1 << 20])
     assert not cut.keep(java, options, classpath)
     assert not cut.path.exists() and not cut.recording.exists()
+    assert not list(Path.cwd().glob("hs_err_pid*.log"))  # the check's crash report stays out of the working directory
     assert whole.keep(java, options, classpath)
     assert whole.path.read_bytes() == data and not whole.recording.exists()
