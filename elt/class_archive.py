@@ -121,17 +121,19 @@ def record_in_background(settings: Settings, archive: ClassArchive) -> bool:
     """Start a recorder for `archive` unless it exists or one is at work; return whether one was started."""
     if archive.map_option() or " " in str(archive.path) or not _room_for_recording(archive.path.parent):
         return False
-    with _lock(archive.path.parent, wait=False) as free:
-        if not free:
-            return False
     env = {**os.environ, "ELT_DATA_DIR": str(settings.data_dir), "SPARK_DRIVER_MEMORY": settings.spark_driver_memory}
     log = settings.data_dir / "logs" / "class-archive.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as output:
-        subprocess.Popen(
-            [sys.executable, "-m", "elt.class_archive"], cwd=PROJECT_ROOT, env=env, start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_lowest_priority,
-        )
+    try:
+        with _lock(archive.path.parent, wait=False) as free:
+            if not free:
+                return False
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as output:
+            subprocess.Popen([sys.executable, "-m", "elt.class_archive"], cwd=PROJECT_ROOT, env=env,
+                             start_new_session=True, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+    except OSError as exc:  # the run has succeeded: this only costs later runs their speed-up
+        logger.warning("could not start recording the JVM class archive: %s", exc)
+        return False
     return True
 
 
@@ -232,13 +234,10 @@ def _room_for_recording(directory: Path) -> bool:
         return False
 
 
-def _lowest_priority() -> None:
-    os.nice(LOWEST_PRIORITY)
-
-
 def main() -> int:
     """`python -m elt.class_archive`: record the archive for the environment's settings (run by `record_in_background`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.nice(LOWEST_PRIORITY)  # the JVM it starts inherits it: a recorder gives way to whatever else runs
     started = time.perf_counter()
     try:
         kept = record(load_settings())

@@ -59,3 +59,11 @@ def test_a_successful_run_leaves_an_archive_that_the_next_jvm_maps(database_url,
     assert not list(Path.cwd().glob("hs_err_pid*.log"))  # the check's crash report stays out of the working directory
     assert whole.keep(java, options, classpath)
     assert whole.path.read_bytes() == data and not whole.recording.exists()
+
+
+def test_a_place_where_no_archive_can_go_costs_only_the_speed_up(tmp_path, base_settings):
+    blocker = tmp_path / "a-file-not-a-directory"
+    blocker.write_text("")
+    archive = class_archive.ClassArchive(blocker / "jvm" / "spark-x.jsa")
+    assert class_archive.record_in_background(base_settings, archive) is False
+    assert archive.map_option() == ""
