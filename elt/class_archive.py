@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from elt.config import DEFAULT_DATA_DIR, PROJECT_ROOT, SAMPLE_PATH, Settings, load_settings
 
@@ -49,6 +49,7 @@ LOWEST_PRIORITY = 19
 # Archives of other set-ups (another heap size, say) are kept side by side; one no run has mapped this long goes.
 UNUSED_DAYS = 14
 RECORD_OPTION = "-XX:ArchiveClassesAtExit"
+HANDED_LOCK = "--lock-handed-over"  # the recorder's argument when it inherits the held lock from the run
 # The JVM prints class-sharing warnings on its standard output (the console of `elt run`): hundreds of classes it
 # cannot archive while recording (signed jars, generated classes), or an archive another JVM made.
 QUIET = "-Xlog:cds*=off"
@@ -124,13 +125,15 @@ def record_in_background(settings: Settings, archive: ClassArchive) -> bool:
     env = {**os.environ, "ELT_DATA_DIR": str(settings.data_dir), "SPARK_DRIVER_MEMORY": settings.spark_driver_memory}
     log = settings.data_dir / "logs" / "class-archive.log"
     try:
-        with _lock(archive.path.parent, wait=False) as free:
-            if not free:
-                return False
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as output:
-            subprocess.Popen([sys.executable, "-m", "elt.class_archive"], cwd=PROJECT_ROOT, env=env,
-                             start_new_session=True, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+        with _lock(archive.path.parent, wait=False) as lock, open(log, "ab") as output:
+            if lock is None:
+                return False
+            # The recorder inherits the held lock (flock belongs to the open file, which it shares), so whoever
+            # waits for recorders (the bench) waits for this one from now on, not from when it gets going.
+            subprocess.Popen([sys.executable, "-m", "elt.class_archive", HANDED_LOCK], cwd=PROJECT_ROOT, env=env,
+                             start_new_session=True, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                             pass_fds=(lock.fileno(),))
     except OSError as exc:  # the run has succeeded: this only costs later runs their speed-up
         logger.warning("could not start recording the JVM class archive: %s", exc)
         return False
@@ -143,35 +146,44 @@ def wait_for_recorder() -> None:
         pass
 
 
-def record(settings: Settings) -> bool:
-    """Record the archive: validate the bundled sample under a recording JVM, stop it, check and install the file."""
+def record(settings: Settings, lock_handed_over: bool = False) -> bool:
+    """Record the archive under the recorder lock (taken here, or held already when `lock_handed_over`)."""
+    from elt.spark import session_archive
+
+    archive = session_archive(settings)
+    if lock_handed_over:
+        return _record(settings, archive)
+    with _lock(archive.path.parent, wait=False) as lock:
+        return lock is not None and _record(settings, archive)
+
+
+def _record(settings: Settings, archive: ClassArchive) -> bool:
+    """Validate the bundled sample under a recording JVM, stop it, check and install the file."""
     from elt.extract import read_header, read_orders, scan_input
     from elt.pipeline import top_reject_reasons
-    from elt.spark import build_spark_session, session_archive
+    from elt.spark import build_spark_session
     from elt.stage import read_rejected, write_staged
     from elt.validate import validate
 
-    archive = session_archive(settings)
-    with _lock(archive.path.parent, wait=False) as free:
-        if not free or archive.map_option():
+    if archive.map_option():
+        return False
+    archive.recording.unlink(missing_ok=True)  # a recorder that was killed
+    try:
+        spark = build_spark_session(settings, record_classes=True)
+        system = spark.sparkContext._jvm.java.lang.System
+        java = str(Path(system.getProperty("java.home")) / "bin" / "java")
+        classpath = system.getProperty("java.class.path")
+        recorded_with = spark.conf.get("spark.driver.extraJavaOptions").split()
+        sample = str(SAMPLE_PATH)
+        with tempfile.TemporaryDirectory(prefix="class-archive-") as directory:
+            validated = validate(read_orders(spark, sample, read_header(spark, sample), multi_line=scan_input(sample)))
+            top_reject_reasons(read_rejected(spark, write_staged(validated, Path(directory) / "staged")))
+        if not _stop_jvm(spark):
             return False
-        archive.recording.unlink(missing_ok=True)  # a recorder that was killed
-        try:
-            spark = build_spark_session(settings, record_classes=True)
-            system = spark.sparkContext._jvm.java.lang.System
-            java = str(Path(system.getProperty("java.home")) / "bin" / "java")
-            classpath = system.getProperty("java.class.path")
-            recorded_with = spark.conf.get("spark.driver.extraJavaOptions").split()
-            sample = str(SAMPLE_PATH)
-            with tempfile.TemporaryDirectory(prefix="class-archive-") as directory:
-                validated = validate(read_orders(spark, sample, read_header(spark, sample), multi_line=scan_input(sample)))
-                top_reject_reasons(read_rejected(spark, write_staged(validated, Path(directory) / "staged")))
-            if not _stop_jvm(spark):
-                return False
-            options = [option for option in recorded_with if not option.startswith(RECORD_OPTION)]
-            return archive.keep(java, [*options, f"-Xmx{settings.spark_driver_memory}"], classpath)
-        finally:
-            archive.recording.unlink(missing_ok=True)
+        options = [option for option in recorded_with if not option.startswith(RECORD_OPTION)]
+        return archive.keep(java, [*options, f"-Xmx{settings.spark_driver_memory}"], classpath)
+    finally:
+        archive.recording.unlink(missing_ok=True)
 
 
 def _stop_jvm(spark) -> bool:
@@ -200,19 +212,17 @@ def _maps(java: str, java_options: list[str], classpath: str, archive: Path) -> 
 
 
 @contextmanager
-def _lock(directory: Path, wait: bool) -> Iterator[bool]:
-    """Hold the recorder lock of `directory` (blocking when `wait`); yield whether it is held."""
+def _lock(directory: Path, wait: bool) -> Iterator[IO[str] | None]:
+    """Hold the recorder lock of `directory` (blocking when `wait`); yield the locked file, or None when another
+    holds it. Closing the file releases the lock unless a recorder inherited it."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / LOCK_NAME, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            yield False
+            yield None
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield handle
 
 
 def _prune(directory: Path) -> None:
@@ -240,7 +250,7 @@ def main() -> int:
     os.nice(LOWEST_PRIORITY)  # the JVM it starts inherits it: a recorder gives way to whatever else runs
     started = time.perf_counter()
     try:
-        kept = record(load_settings())
+        kept = record(load_settings(), lock_handed_over=HANDED_LOCK in sys.argv[1:])
     except Exception:  # noqa: BLE001 - a background helper: its log is the only place to tell
         logger.exception("recording the JVM class archive failed")
         return 1

@@ -2,9 +2,13 @@
 recording no fresh JVM can map is never installed (a JVM given a truncated archive crashes)."""
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from elt import class_archive
 from elt.config import PROJECT_ROOT
@@ -67,3 +71,24 @@ def test_a_place_where_no_archive_can_go_costs_only_the_speed_up(tmp_path, base_
     archive = class_archive.ClassArchive(blocker / "jvm" / "spark-x.jsa")
     assert class_archive.record_in_background(base_settings, archive) is False
     assert archive.map_option() == ""
+
+
+def test_the_recorder_holds_its_lock_from_the_moment_it_is_started(tmp_path, base_settings):
+    # Whoever waits for recorders (the bench, right after a run) must not slip in before the recorder gets going.
+    # This one's JVM refuses its heap size, so it ends within seconds and lets the lock go.
+    archive = class_archive.ClassArchive(tmp_path / "spark-x.jsa")
+    assert class_archive.record_in_background(replace(base_settings, spark_driver_memory="no-such-size"), archive)
+    with open(tmp_path / "recorder.lock", "a") as lock:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        wait_for(lambda: _can_lock(lock), timeout=120, what="the recorder to end")
+    assert not archive.path.exists()
+
+
+def _can_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
