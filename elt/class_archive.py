@@ -158,12 +158,10 @@ def record(settings: Settings, lock_handed_over: bool = False) -> bool:
 
 
 def _record(settings: Settings, archive: ClassArchive) -> bool:
-    """Validate the bundled sample under a recording JVM, stop it, check and install the file."""
-    from elt.extract import read_header, read_orders, scan_input
-    from elt.pipeline import top_reject_reasons
+    """Run Spark's part of a run on the bundled sample under a recording JVM, stop it, check and install the file."""
+    from elt.extract import scan_input
+    from elt.pipeline import stage_orders
     from elt.spark import build_spark_session
-    from elt.stage import read_rejected, write_staged
-    from elt.validate import validate
 
     if archive.map_option():
         return False
@@ -176,8 +174,7 @@ def _record(settings: Settings, archive: ClassArchive) -> bool:
         recorded_with = spark.conf.get("spark.driver.extraJavaOptions").split()
         sample = str(SAMPLE_PATH)
         with tempfile.TemporaryDirectory(prefix="class-archive-") as directory:
-            validated = validate(read_orders(spark, sample, read_header(spark, sample), multi_line=scan_input(sample)))
-            top_reject_reasons(read_rejected(spark, write_staged(validated, Path(directory) / "staged")))
+            stage_orders(spark, sample, scan_input(sample), Path(directory) / "staged")
         if not _stop_jvm(spark):
             return False
         options = [option for option in recorded_with if not option.startswith(RECORD_OPTION)]

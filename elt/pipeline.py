@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterator
 
 from pyspark.sql import DataFrame
@@ -157,15 +158,10 @@ class _Run:
         """Read and validate the input into staged COPY files; count rows, rejects and duplicates; refuse a
         broken export. `multi_line` false: no record spans lines, so Spark may split the file over the cores."""
         with self.stage("extract") as said:
-            header = read_header(spark, input_path)
-            validated_df = validate(read_orders(spark, input_path, header, multi_line=multi_line))
             directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
             try:  # a refused input leaves no staged files behind
-                staged = write_staged(validated_df, directory)
+                staged, top = stage_orders(spark, input_path, multi_line, directory)
                 read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
-                if read == 0:
-                    raise InputError(f"input has a header but no data rows: {input_path}")
-                top = top_reject_reasons(read_rejected(spark, staged)) if rejects else []
                 self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
                 check_reject_share(read, rejects, self.settings.max_reject_share, top)
             except BaseException:
@@ -221,6 +217,16 @@ class _Run:
 def model_line(table: str, rows: int | None) -> str:
     """How a run reports one built model: its row count, or that it is a view (nothing stored to count)."""
     return f"{table} (view)" if rows is None else f"{table} {rows:,}"
+
+
+def stage_orders(spark, input_path: str, multi_line: bool, directory: Path) -> tuple[Staged, list[tuple[str, int]]]:
+    """Spark's part of a run: read and validate the input, write the staged COPY files under `directory`, and
+    summarise the reject reasons. The JVM class-archive recorder (`elt.class_archive`) runs it on the sample."""
+    header = read_header(spark, input_path)
+    staged = write_staged(validate(read_orders(spark, input_path, header, multi_line=multi_line)), directory)
+    if staged.read == 0:
+        raise InputError(f"input has a header but no data rows: {input_path}")
+    return staged, top_reject_reasons(read_rejected(spark, staged)) if staged.rejected else []
 
 
 def top_reject_reasons(validated_df: DataFrame, limit: int = TOP_REASONS) -> list[tuple[str, int]]:
