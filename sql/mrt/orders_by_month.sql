@@ -3,17 +3,22 @@
 create table mrt.orders_by_month as
 with
 
--- Read twice below: "not materialized" keeps PostgreSQL from first copying every order into a temporary store
--- (at 1M orders: 1.1-1.4 s -> 0.6-0.9 s).
-orders as not materialized (
+orders as (
     select * from dwh.orders
 ),
 
+customers as (
+    select * from dwh.customers
+),
+
+-- The first and the last month with any order, from each customer's first and last order: a scan of the customers
+-- instead of a second scan of every order (at 1M orders, 413k customers: this model 0.78 s against 0.83 s, the same
+-- rows). The build runs in the business time zone, so the cast gives local time as dwh.orders' order_month does.
 bounds as (
     select
-        min(orders.order_month) as first_month,
-        max(orders.order_month) as last_month
-    from orders
+        date_trunc('month', min(customers.first_order_at)::timestamp)::date as first_month,
+        date_trunc('month', max(customers.last_order_at)::timestamp)::date as last_month
+    from customers
 ),
 
 calendar as (
