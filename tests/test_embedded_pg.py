@@ -1,7 +1,10 @@
 """The embedded PostgreSQL: a fresh server comes up with the settings the product chose for it."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 
 from elt import embedded_pg
@@ -19,3 +22,39 @@ def test_a_fresh_embedded_server_runs_with_its_settings():
     finally:
         embedded_pg.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_stopping_after_the_server_died_with_the_machine_says_it_was_not_running():
+    """After a reboot the data directory still holds postmaster.pid, naming a process that no longer exists."""
+    data_dir = TEST_DATA_DIR / f"stale-{uuid.uuid4().hex[:8]}"
+    try:
+        embedded_pg.start(data_dir)
+        pid_file = embedded_pg.pgdata_dir(data_dir) / "postmaster.pid"
+        saved = pid_file.read_text()
+        assert embedded_pg.stop(data_dir) is True
+        assert not pid_file.exists()
+        dead_pid = _a_pid_no_process_has()
+        pid_file.write_text("\n".join([str(dead_pid)] + saved.splitlines()[1:]) + "\n")
+
+        assert embedded_pg.stop(data_dir) is False
+        result = subprocess.run([sys.executable, "-m", "elt", "db", "stop"], capture_output=True, text=True,
+                                env=_without_database_url(ELT_DATA_DIR=str(data_dir)), check=False)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout.strip() == "the embedded PostgreSQL was not running"
+    finally:
+        embedded_pg.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _a_pid_no_process_has() -> int:
+    """A process that has exited: its pid names no process until the kernel hands it out again."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _without_database_url(**extra: str) -> dict[str, str]:
+    """The environment of a user of the embedded default: no DATABASE_URL."""
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    return {**env, **extra}
