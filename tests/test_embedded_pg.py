@@ -1,14 +1,13 @@
 """The embedded PostgreSQL: a fresh server comes up with the settings the product chose for it."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import uuid
 
 from elt import embedded_pg
-from tests.conftest import TEST_DATA_DIR, query
+from tests.conftest import TEST_DATA_DIR, query, run_elt
 
 
 def test_a_fresh_embedded_server_runs_with_its_settings():
@@ -37,8 +36,7 @@ def test_stopping_after_the_server_died_with_the_machine_says_it_was_not_running
         pid_file.write_text("\n".join([str(dead_pid)] + saved.splitlines()[1:]) + "\n")
 
         assert embedded_pg.stop(data_dir) is False
-        result = subprocess.run([sys.executable, "-m", "elt", "db", "stop"], capture_output=True, text=True,
-                                env=_without_database_url(ELT_DATA_DIR=str(data_dir)), check=False)
+        result = run_elt("db", "stop", extra_env={"ELT_DATA_DIR": str(data_dir)})
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stdout.strip() == "the embedded PostgreSQL was not running"
@@ -53,8 +51,3 @@ def _a_pid_no_process_has() -> int:
     child.wait()
     return child.pid
 
-
-def _without_database_url(**extra: str) -> dict[str, str]:
-    """The environment of a user of the embedded default: no DATABASE_URL."""
-    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
-    return {**env, **extra}
