@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from dashboard import formats
+
 
 @dataclass(frozen=True)
 class Mart:
@@ -47,7 +49,7 @@ class AudienceFilter:
         if self.min_orders > 1:
             parts.append(f"at least {self.min_orders} orders")
         if self.min_revenue > 0:
-            parts.append(f"at least € {self.min_revenue:,.2f}")
+            parts.append(f"at least {formats.euro(self.min_revenue)}")
         if self.search:
             parts.append(f"matching “{self.search}”")
         return " · ".join(parts)

@@ -8,7 +8,7 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard import data, frame
+from dashboard import data, formats, frame
 from dashboard.audience import MARTS, AudienceFilter, export_file_name
 
 logger = logging.getLogger(__name__)
@@ -19,8 +19,8 @@ PREVIEW_COLUMNS = {
     "email": st.column_config.TextColumn("Email"),
     "country": st.column_config.TextColumn("Country", width="small"),
     "marketing_opt_in": st.column_config.CheckboxColumn("Opted in", width="small"),
-    "order_count": st.column_config.NumberColumn("Orders", format="%,d", width="small"),
-    "revenue": st.column_config.NumberColumn("Revenue", format="€ %,.2f"),
+    "order_count": st.column_config.NumberColumn("Orders", format=formats.COUNT_COLUMN, width="small"),
+    "revenue": st.column_config.NumberColumn("Revenue", format=formats.EURO_COLUMN),
     "years": st.column_config.ListColumn("Years"),
     "first_order_at": st.column_config.DatetimeColumn("First order", format="YYYY-MM-DD HH:mm"),
     "last_order_at": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD HH:mm"),
@@ -77,8 +77,8 @@ def _headline(size: int, summary: dict, audience: AudienceFilter) -> None:
     """The audience size and what it bought."""
     customers, orders, revenue = st.columns(3)
     customers.metric("Customers in this audience", f"{size:,}")
-    orders.metric("Their purchases", f"{int(summary['orders']):,}")
-    revenue.metric("Their revenue", f"€ {summary['revenue']:,.2f}")
+    orders.metric("Their purchases", formats.count(summary['orders']))
+    revenue.metric("Their revenue", formats.euro(summary['revenue']))
     st.caption(frame.as_text(audience.describe()))  # the search text is the user's, shown as written
 
 

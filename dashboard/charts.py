@@ -13,6 +13,8 @@ from typing import TypeVar
 import altair as alt
 import pandas as pd
 
+from dashboard import formats
+
 logger = logging.getLogger(__name__)
 
 MEASURES: dict[str, str] = {"order_count": "Purchases", "customer_count": "Buyers", "revenue": "Revenue"}
@@ -105,8 +107,8 @@ def _prepared(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
 def _value_formatter(measure: str) -> Callable[[float], str]:
     """How a tooltip writes one value: euros with cents, or a whole number with thousands separators."""
     if measure in CURRENCY_MEASURES:
-        return lambda value: f"€ {value:,.2f}"
-    return lambda value: f"{int(value):,}"
+        return formats.euro
+    return formats.count
 
 
 def _campaign_months() -> pd.DataFrame:

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, frame
+from dashboard import data, formats, frame
 
 frame.use_app_navigation()
 
@@ -33,10 +33,10 @@ st.dataframe(
         "status": st.column_config.TextColumn("Status"),
         "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "seconds": st.column_config.NumberColumn("Took (s)", format="%.1f"),
-        "rows_read": st.column_config.NumberColumn("Read", format="localized"),
-        "rows_loaded": st.column_config.NumberColumn("Loaded", format="localized"),
-        "rows_rejected": st.column_config.NumberColumn("Rejected", format="localized"),
-        "rows_duplicate": st.column_config.NumberColumn("Duplicates", format="localized"),
+        "rows_read": st.column_config.NumberColumn("Read", format=formats.COUNT_COLUMN),
+        "rows_loaded": st.column_config.NumberColumn("Loaded", format=formats.COUNT_COLUMN),
+        "rows_rejected": st.column_config.NumberColumn("Rejected", format=formats.COUNT_COLUMN),
+        "rows_duplicate": st.column_config.NumberColumn("Duplicates", format=formats.COUNT_COLUMN),
         "current_stage": st.column_config.TextColumn("Stage now"),
         "error_message": st.column_config.TextColumn("Error", width="large"),
         "stages": st.column_config.TextColumn("Stage durations", width="large"),

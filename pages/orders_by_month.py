@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, frame
+from dashboard import charts, data, formats, frame
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +21,9 @@ EXPORT_REVENUE_FORMAT = "%.2f"
 EXPORT_ENCODING = "utf-8-sig"
 TABLE_COLUMNS = {
     "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
-    "order_count": st.column_config.NumberColumn(charts.MEASURES["order_count"], format="localized"),
-    "customer_count": st.column_config.NumberColumn(charts.MEASURES["customer_count"], format="localized"),
-    "revenue": st.column_config.NumberColumn(charts.MEASURES["revenue"], format="euro"),
+    "order_count": st.column_config.NumberColumn(charts.MEASURES["order_count"], format=formats.COUNT_COLUMN),
+    "customer_count": st.column_config.NumberColumn(charts.MEASURES["customer_count"], format=formats.COUNT_COLUMN),
+    "revenue": st.column_config.NumberColumn(charts.MEASURES["revenue"], format=formats.EURO_COLUMN),
 }
 
 

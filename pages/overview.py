@@ -1,7 +1,7 @@
 """Overview: how fresh the data is, the headline numbers, and where to go next."""
 import streamlit as st
 
-from dashboard import data, frame
+from dashboard import data, formats, frame
 
 frame.use_app_navigation()
 
@@ -15,17 +15,17 @@ st.info(
 )
 numbers = data.headline(publication.run_id)
 customers, purchases, revenue = st.columns(3)
-customers.metric("Customers", f"{int(numbers['customers']):,}")
-purchases.metric("Purchases", f"{int(numbers['purchases']):,}", help="Completed orders.")
-revenue.metric("Revenue", f"€ {numbers['revenue']:,.2f}", help="Quantity × unit price of purchases, in EUR.")
+customers.metric("Customers", formats.count(numbers['customers']))
+purchases.metric("Purchases", formats.count(numbers['purchases']), help="Completed orders.")
+revenue.metric("Revenue", formats.euro(numbers['revenue']), help="Quantity × unit price of purchases, in EUR.")
 
 february, december = st.columns(2)
 with february.container(border=True):
-    st.metric("February audience", f"{int(numbers['february']):,} customers")
-    st.caption(f"{int(numbers['february_opted_in']):,} of them opted in to marketing.")
+    st.metric("February audience", f"{formats.count(numbers['february'])} customers")
+    st.caption(f"{formats.count(numbers['february_opted_in'])} of them opted in to marketing.")
     st.page_link("pages/february.py", label="Open February customers", icon=":material/favorite:")
 with december.container(border=True):
-    st.metric("December audience", f"{int(numbers['december']):,} customers")
-    st.caption(f"{int(numbers['december_opted_in']):,} of them opted in to marketing.")
+    st.metric("December audience", f"{formats.count(numbers['december'])} customers")
+    st.caption(f"{formats.count(numbers['december_opted_in'])} of them opted in to marketing.")
     st.page_link("pages/december.py", label="Open December customers", icon=":material/park:")
 st.page_link("pages/orders_by_month.py", label="See orders by month", icon=":material/bar_chart:")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import replace
 
 import pytest
@@ -180,6 +181,32 @@ def test_data_pipeline_page_lists_runs(published, monkeypatch):
     runs = at.dataframe[0].value
     assert list(runs.status) == ["succeeded"] and int(runs.rows_read[0]) == 7
     assert any("rejected no rows" in success.value for success in at.success)
+
+
+def _number_formats(at: AppTest) -> dict[str, str]:
+    """The number format of every number column in the page's tables, by column label."""
+    formats = {}
+    for table in at.dataframe:
+        for column in json.loads(table.proto.columns).values():
+            config = column.get("type_config", {})
+            if config.get("type") == "number":
+                formats[column["label"]] = config.get("format")
+    return formats
+
+
+def test_every_table_writes_counts_and_euros_alike_in_any_browser_locale(published, monkeypatch):
+    # Streamlit's "localized" and "euro" formats follow the reader's browser locale ("1.234,56 €" in a German
+    # browser), beside metrics written "€ 1,234.56": each table writes numbers one fixed way instead.
+    euros, counts = "€ %,.2f", "%,d"
+    expected = {
+        "pages/february.py": {"Orders": counts, "Revenue": euros},
+        "pages/orders_by_month.py": {"Purchases": counts, "Buyers": counts, "Revenue": euros},
+        "pages/data_pipeline.py": {
+            "Run": "%d", "Took (s)": "%.1f", "Read": counts, "Loaded": counts, "Rejected": counts, "Duplicates": counts,
+        },
+    }
+    for page, formats in expected.items():
+        assert _number_formats(_app(published, monkeypatch, page=page)) == formats, page
 
 
 def test_empty_database_explains_what_to_do(database_url, monkeypatch):
