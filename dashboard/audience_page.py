@@ -76,9 +76,9 @@ def _filters(years: list[int], countries: list[str]) -> AudienceFilter:
 def _headline(size: int, summary: dict, audience: AudienceFilter) -> None:
     """The audience size and what it bought."""
     customers, orders, revenue = st.columns(3)
-    customers.metric("Customers in this audience", f"{size:,}")
-    orders.metric("Their purchases", formats.count(summary['orders']))
-    revenue.metric("Their revenue", formats.euro(summary['revenue']))
+    customers.metric("Customers in this audience", formats.count(size))
+    orders.metric("Their purchases", formats.count(summary["orders"]))
+    revenue.metric("Their revenue", formats.euro(summary["revenue"]))
     st.caption(frame.as_text(audience.describe()))  # the search text is the user's, shown as written
 
 

@@ -15,9 +15,9 @@ st.info(
 )
 numbers = data.headline(publication.run_id)
 customers, purchases, revenue = st.columns(3)
-customers.metric("Customers", formats.count(numbers['customers']))
-purchases.metric("Purchases", formats.count(numbers['purchases']), help="Completed orders.")
-revenue.metric("Revenue", formats.euro(numbers['revenue']), help="Quantity × unit price of purchases, in EUR.")
+customers.metric("Customers", formats.count(numbers["customers"]))
+purchases.metric("Purchases", formats.count(numbers["purchases"]), help="Completed orders.")
+revenue.metric("Revenue", formats.euro(numbers["revenue"]), help="Quantity × unit price of purchases, in EUR.")
 
 february, december = st.columns(2)
 with february.container(border=True):
