@@ -2,7 +2,8 @@
 
 Baselines on the same file and database: the floor (a plain PostgreSQL COPY of the CSV into an untyped table) and
 the seed design (Spark's typed read, then Spark's JDBC writer with default options). Prints a table with ratios,
-writes JSON under .data/bench/results/, and appends a dated entry to docs/benchmarks.md.
+writes JSON under .data/bench/results/, and appends a dated entry to docs/benchmarks.md (and its size's point of the
+chart to docs/benchmarks.json).
 
 Each contender starts on a checkpointed server (`settle`): none pays for flushing what the one before it wrote.
 After the project's run the bench does the maintenance autovacuum would do on its new tables (`maintain`: vacuum
@@ -269,12 +270,12 @@ def _quiet_streamlit_outside_the_app() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark for one size and record it."""
-    from benchmarks import report
+    from benchmarks import chart, report
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="orders in the generated file (default 1M)")
     parser.add_argument("--no-seed", action="store_true", help="skip the seed design's JDBC baseline")
-    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md (nor chart)")
     parser.add_argument("--rounds", type=int, help="rounds of the timed contenders (default 3 up to 1M rows, else 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             REPORT.write_text("# Benchmarks\n\nAppended by `make bench` (`python -m benchmarks.bench`); newest last.\n\n")
         with REPORT.open("a") as handle:
             handle.write(text + "\n")
+        chart.record(results)
     return 0
 
 

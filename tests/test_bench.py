@@ -8,6 +8,7 @@ from elt.config import PROJECT_ROOT
 
 
 def test_bench_runs_end_to_end_on_a_tiny_file():
+    committed = [(PROJECT_ROOT / "docs" / name).read_bytes() for name in ("benchmarks.md", "benchmarks.json")]
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", "--rows", "300", "--no-record", "--rounds", "2"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
@@ -19,6 +20,8 @@ def test_bench_runs_end_to_end_on_a_tiny_file():
                  "| after the run: vacuum and analyze of its new tables (autovacuum's work, not in the whole ELT) |"):
         assert line in result.stdout
     assert "No runtime found" not in result.stderr  # Streamlit's warning about the cached functions, quietened
+    # --no-record leaves the committed record and the chart's points alone.
+    assert [(PROJECT_ROOT / "docs" / name).read_bytes() for name in ("benchmarks.md", "benchmarks.json")] == committed
 
 
 def test_maintenance_vacuums_and_analyzes_what_was_written_since(database_url):
@@ -38,16 +41,35 @@ def test_maintenance_vacuums_and_analyzes_what_was_written_since(database_url):
     assert query(database_url, stats) == [(0, 0, True, True)]
 
 
-def test_chart_series_come_from_the_recorded_results():
-    from benchmarks.chart import frame
-
-    result = {
-        "rows": 100_000, "floor_copy_seconds": 0.1, "seed_jdbc_seconds": None, "project_end_to_end_seconds": 20.0,
+def _result(rows: int, measured_at: str, floor: float, end_to_end: float) -> dict:
+    return {
+        "rows": rows, "measured_at": measured_at, "floor_copy_seconds": floor, "seed_jdbc_seconds": None,
+        "project_end_to_end_seconds": end_to_end,
         "project_stages": {"extract": 9.0, "load": 1.0, "dwh": 0.5, "mrt": 0.25, "tests": 0.25, "publish": 0.0},
     }
-    points = {row.series: row.seconds for row in frame([result]).itertuples()}
+
+
+def test_chart_series_come_from_the_recorded_results():
+    from benchmarks.chart import frame, points
+
+    point = points(_result(100_000, "2026-11-29T02:44:00+00:00", 0.1, 20.0))
+    series = {row.series: row.seconds for row in frame([point]).itertuples()}
     # No seed point when the JDBC baseline was skipped; the whole ELT leaves out extract.
-    assert points == {"floor: COPY": 0.1, "project: whole ELT": 2.0, "project: end to end": 20.0}
+    assert series == {"floor: COPY": 0.1, "project: whole ELT": 2.0, "project: end to end": 20.0}
+
+
+def test_a_recorded_size_replaces_only_its_own_point_and_smoke_sizes_are_not_charted(tmp_path):
+    from benchmarks.chart import read, record, subtitle
+
+    path = tmp_path / "benchmarks.json"
+    record(_result(10_000_000, "2026-11-29T14:24:00+00:00", 15.7, 202.0), path)
+    record(_result(1_000_000, "2026-11-28T10:00:00+00:00", 1.5, 50.0), path)
+    record(_result(1_000_000, "2026-11-29T16:57:10+00:00", 2.2, 67.2), path)  # a fresh clone's bench of one size
+    record(_result(300, "2026-11-29T17:00:00+00:00", 0.01, 5.0), path)  # the smoke test's size
+    recorded = read(path)
+    assert [(p["rows"], p["measured_at"], p["seconds"]["floor: COPY"]) for p in recorded] == [
+        (1_000_000, "2026-11-29T16:57:10+00:00", 2.2), (10_000_000, "2026-11-29T14:24:00+00:00", 15.7)]
+    assert subtitle(recorded) == "measured 1,000,000 rows 2026-11-29 16:57 UTC · 10,000,000 rows 2026-11-29 14:24 UTC"
 
 
 def test_a_ratio_just_over_its_target_fails_even_if_it_rounds_to_it():
