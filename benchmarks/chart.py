@@ -79,7 +79,9 @@ def main() -> int:
         alt.Chart(frame(recorded), title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("rows:Q", scale=alt.Scale(type="log"), title="rows"),
+            # Ticks at the measured sizes only: a log axis's own ticks crowd (2,000,000 ran into 3,000,000).
+            x=alt.X("rows:Q", scale=alt.Scale(type="log"), title="rows",
+                    axis=alt.Axis(values=[point["rows"] for point in recorded], format=",")),
             y=alt.Y("seconds:Q", scale=alt.Scale(type="log"), title="seconds"),
             color=alt.Color("series:N", title=None),
             tooltip=["series", "rows", alt.Tooltip("seconds:Q", format=".2f")],
