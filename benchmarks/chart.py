@@ -29,7 +29,7 @@ SERIES = {
 }
 
 
-def points(result: dict) -> dict:
+def chart_point(result: dict) -> dict:
     """The chart's point of one bench result: its size, when it was measured, and the seconds of each series."""
     seconds = {name: value(result) for name, value in SERIES.items()}
     return {"rows": result["rows"], "measured_at": result["measured_at"],
@@ -49,7 +49,7 @@ def record(result: dict, path: Path = POINTS) -> None:
         return
     kept = [point for point in read(path) if point["rows"] != result["rows"]]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sorted([*kept, points(result)], key=lambda p: p["rows"]), indent=2) + "\n")
+    path.write_text(json.dumps(sorted([*kept, chart_point(result)], key=lambda p: p["rows"]), indent=2) + "\n")
 
 
 def frame(recorded: list[dict]) -> pd.DataFrame:

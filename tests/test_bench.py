@@ -50,9 +50,9 @@ def _result(rows: int, measured_at: str, floor: float, end_to_end: float) -> dic
 
 
 def test_chart_series_come_from_the_recorded_results():
-    from benchmarks.chart import frame, points
+    from benchmarks.chart import chart_point, frame
 
-    point = points(_result(100_000, "2026-11-29T02:44:00+00:00", 0.1, 20.0))
+    point = chart_point(_result(100_000, "2026-11-29T02:44:00+00:00", 0.1, 20.0))
     series = {row.series: row.seconds for row in frame([point]).itertuples()}
     # No seed point when the JDBC baseline was skipped; the whole ELT leaves out extract.
     assert series == {"floor: COPY": 0.1, "project: whole ELT": 2.0, "project: end to end": 20.0}
