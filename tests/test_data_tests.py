@@ -61,7 +61,8 @@ def run_tests(database_url: str, names: tuple[str, ...], breakage: str = "", ord
 
 
 def test_the_build_runs_exactly_these_data_tests():
-    assert [path.stem for path in build.build_order()["tests"]] == list(DATA_TESTS)
+    # Which tests, not their order: a new data test needs its cases here, a reordered build order does not.
+    assert sorted(path.stem for path in build.build_order()["tests"]) == sorted(DATA_TESTS)
     assert sorted(path.stem for path in TESTS_DIR.glob("*.sql")) == sorted(DATA_TESTS)
 
 
