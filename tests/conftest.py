@@ -70,11 +70,14 @@ def spark(base_settings: Settings):
 
 
 @pytest.fixture(scope="session")
-def admin_url(base_settings: Settings) -> str:
-    """A PostgreSQL server for the tests: TEST_DATABASE_URL, or an embedded one under .data/test."""
+def admin_url(base_settings: Settings) -> Iterator[str]:
+    """A PostgreSQL server for the tests: TEST_DATABASE_URL, or an embedded one under .data/test, stopped after
+    the session if the session started it."""
     if os.environ.get("TEST_DATABASE_URL"):
-        return db.libpq_url(os.environ["TEST_DATABASE_URL"])
-    return embedded_pg.start(base_settings.data_dir)
+        yield db.libpq_url(os.environ["TEST_DATABASE_URL"])
+        return
+    with embedded_pg.serving(base_settings.data_dir) as url:
+        yield url
 
 
 @contextmanager

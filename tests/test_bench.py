@@ -4,11 +4,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from benchmarks.bench import BENCH_DIR
+from elt import embedded_pg
 from elt.config import PROJECT_ROOT
 
 
 def test_bench_runs_end_to_end_on_a_tiny_file():
     committed = [(PROJECT_ROOT / "docs" / name).read_bytes() for name in ("benchmarks.md", "benchmarks.json")]
+    was_running = embedded_pg.is_running(BENCH_DIR)
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", "--rows", "300", "--no-record", "--rounds", "2"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
@@ -22,6 +25,8 @@ def test_bench_runs_end_to_end_on_a_tiny_file():
     assert "No runtime found" not in result.stderr  # Streamlit's warning about the cached functions, quietened
     # --no-record leaves the committed record and the chart's points alone.
     assert [(PROJECT_ROOT / "docs" / name).read_bytes() for name in ("benchmarks.md", "benchmarks.json")] == committed
+    # The bench stops the server it started (a clean clone's first run), and leaves one that was running.
+    assert embedded_pg.is_running(BENCH_DIR) is was_running
 
 
 def test_maintenance_vacuums_and_analyzes_what_was_written_since(database_url):
