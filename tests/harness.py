@@ -231,12 +231,16 @@ def fault(url: str, point: str, action: str, target: str = "") -> Iterator[Fault
 # --- What the dashboard shows -------------------------------------------------------------------------------------
 
 def app_test(
-    url: str, monkeypatch, page: str | None = None, query: dict | None = None, script: str = APP, fresh: bool = True,
-    **env: str,
+    url: str | None, monkeypatch, page: str | None = None, query: dict | None = None, script: str = APP,
+    fresh: bool = True, **env: str,
 ) -> AppTest:
-    """The app on `url`, optionally on a page and with a URL query. `fresh`: as a newly started server (caches and
-    server-wide records cleared: they are per process); otherwise another session of the same server."""
-    monkeypatch.setenv("DATABASE_URL", url)
+    """The app on `url` (None: no DATABASE_URL, the embedded server of ELT_DATA_DIR), optionally on a page and with a
+    URL query. `fresh`: as a newly started server (caches and server-wide records cleared: they are per process);
+    otherwise another session of the same server."""
+    if url is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     if fresh:

@@ -26,6 +26,7 @@ from tests.harness import (
     SMALL_INPUT,
     SMALL_INPUT_ENV,
     SMALL_VIEW,
+    app_test,
     dashboard_view,
     elt_env,
     elt_sessions,
@@ -129,6 +130,34 @@ def test_unreachable_database_when_the_run_starts(own_server, own_settings, spar
     assert runs(url) == [("succeeded", None, None)]
     assert run_lock_holders(url) == 0
     _next_run_succeeds(own_settings, spark)
+
+
+@pytest.mark.reliability(
+    "Faults", "embedded database stopped under the running dashboard (`make pg_stop`)",
+    "no traceback: the next page view shows `The database at … cannot be reached.` (or what it had cached) and the "
+    "dashboard starts the embedded server again on demand; the view after shows the data",
+)
+def test_dashboard_starts_the_stopped_embedded_database_again(base_settings, spark, monkeypatch, tmp_path):
+    data_dir = TEST_DATA_DIR / f"app-{uuid.uuid4().hex[:8]}"
+    try:
+        url = embedded_pg.start(data_dir)  # as the dashboard's process does on its first page view
+        pipeline.run(replace(base_settings, database_url=url, data_dir=tmp_path / "data"), APP_INPUT, spark=spark,
+                     **QUIET)
+        at = app_test(None, monkeypatch, ELT_DATA_DIR=str(data_dir))  # no DATABASE_URL: the embedded default
+        assert at.metric[0].label == "Customers" and at.metric[0].value == str(APP_VIEW["customers"])
+
+        embedded_pg.stop(data_dir)  # what `make pg_stop` does
+        at.run()
+        assert not at.exception, at.exception
+        assert [error.value for error in at.error] in ([], [f"The database at {_socket_host(url)} cannot be reached."])
+        assert embedded_pg.is_running(data_dir)
+
+        at.run()
+        assert not at.exception and not at.error
+        assert at.metric[0].value == str(APP_VIEW["customers"])
+    finally:
+        embedded_pg.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
