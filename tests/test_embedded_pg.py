@@ -44,6 +44,9 @@ def test_stopping_after_the_server_died_with_the_machine_says_it_was_not_running
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stdout.strip() == "the embedded PostgreSQL was not running"
+
+        url = embedded_pg.start(data_dir)  # this process started it before: it starts again all the same
+        assert query(url, "select 1") == [(1,)]
     finally:
         embedded_pg.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
