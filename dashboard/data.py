@@ -19,8 +19,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard.audience import FORMULA_START, MARTS, AudienceFilter, like_pattern
-from elt import build, db, lock
-from elt.config import load_settings
+from elt import build, db, embedded_pg, lock
+from elt.config import Settings, load_settings
 from elt.errors import EltError
 
 logger = logging.getLogger(__name__)
@@ -58,11 +58,27 @@ class Publication:
 def database_url() -> str:
     """DATABASE_URL from the environment or .streamlit/secrets.toml, else the embedded PostgreSQL."""
     settings = load_settings()
-    configured = settings.database_url or _secret("DATABASE_URL")
+    configured = _configured_url(settings)
     try:
         return db.libpq_url(configured) if configured else db.resolve_url(settings)
     except EltError as exc:
         raise Unavailable(str(exc)) from None
+
+
+def _configured_url(settings: Settings) -> str | None:
+    """DATABASE_URL from the environment or .streamlit/secrets.toml; None means the embedded PostgreSQL."""
+    return settings.database_url or _secret("DATABASE_URL")
+
+
+def _started_embedded_again() -> bool:
+    """Start the embedded default again if it was stopped (`make pg_stop` under a running dashboard); return
+    whether it was. A database that is configured, or one that runs, is left as it is."""
+    settings = load_settings()
+    if _configured_url(settings) or embedded_pg.is_running(settings.data_dir):
+        return False
+    database_url()  # starts it, or raises Unavailable with the reason it cannot
+    logger.info("the embedded PostgreSQL had been stopped: started it again")
+    return True
 
 
 def _secret(name: str) -> str | None:
@@ -85,21 +101,26 @@ def engine() -> sa.Engine:
 
 
 def _fetch(sql: str, params: dict | None = None, *, version: int | None = None) -> pd.DataFrame:
-    """Run one parameterised query; connection failures become Unavailable with the host only.
+    """Run one parameterised query; connection failures become Unavailable with the host only (after one more try
+    when the embedded default had been stopped and is started again).
 
     With `version` (the published run the page view shows), the same connection then reads which run is published:
     if another one was published meanwhile, the rows may be the new run's, and the page view starts again rather
     than show two runs' numbers side by side (nor cache the new run's rows under the old run's id).
     """
-    try:
-        with engine().connect() as conn:
-            result = conn.exec_driver_sql(sql, params or {})
-            frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-            published = version if version is None else conn.exec_driver_sql(PUBLISHED_RUN).scalar()
-    except sa.exc.OperationalError as exc:
-        url = database_url()
-        logger.warning("database unreachable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
-        raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
+    for attempt in (1, 2):
+        try:
+            with engine().connect() as conn:
+                result = conn.exec_driver_sql(sql, params or {})
+                frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+                published = version if version is None else conn.exec_driver_sql(PUBLISHED_RUN).scalar()
+            break
+        except sa.exc.OperationalError as exc:
+            # Once more only when the embedded default had been stopped and runs again now.
+            if attempt == 2 or not _started_embedded_again():
+                url = database_url()
+                logger.warning("database unreachable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+                raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
     if published != version:
         _start_again(version, published)
     return frame
