@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dashboard.audience import FORMULA_START, MARTS, AudienceFilter, like_pattern
 from elt import build, db, embedded_pg, lock
 from elt.config import Settings, load_settings
-from elt.errors import EltError
+from elt.errors import EltError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _fetch(sql: str, params: dict | None = None, *, version: int | None = None) 
             # Once more only when the embedded default had been stopped and runs again now.
             if attempt == 2 or not _started_embedded_again():
                 url = database_url()
-                logger.warning("database unreachable: %s", str(exc.orig).strip().splitlines()[0] if exc.orig else exc)
+                logger.warning("database unreachable: %s", first_line(exc.orig or exc))
                 raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
     if published != version:
         _start_again(version, published)

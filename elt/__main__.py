@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elt import build, db, embedded_pg
 from elt.config import SAMPLE_PATH, load_settings
-from elt.errors import EltError
+from elt.errors import EltError, first_line
 
 logger = logging.getLogger("elt")
 
@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, details only on request
         if args.verbose:
             logger.exception("unexpected error")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"error: unexpected {type(exc).__name__}: {first} (rerun with --verbose for details)", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {first_line(exc, empty='')} (rerun with --verbose for details)",
+              file=sys.stderr)
         return 1
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError
 
 from elt import embedded_pg
 from elt.config import Settings
-from elt.errors import ConfigError, DatabaseFailed, DatabaseUnreachable
+from elt.errors import ConfigError, DatabaseFailed, DatabaseUnreachable, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -82,18 +82,12 @@ def connect(url: str, *, autocommit: bool = False, application_name: str = "elt"
             url, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=application_name
         )
     except psycopg2.OperationalError as exc:
-        raise DatabaseUnreachable(f"cannot reach PostgreSQL at {describe_host(url)}: {_first_line(exc)}") from None
+        raise DatabaseUnreachable(f"cannot reach PostgreSQL at {describe_host(url)}: {first_line(exc)}") from None
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("set client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
     conn.autocommit = autocommit
     return conn
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error's message, or its type when it says nothing."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_failure(exc: BaseException, url: str, stage: str) -> DatabaseFailed | None:
@@ -115,9 +109,9 @@ def run_failure(exc: BaseException, url: str, stage: str) -> DatabaseFailed | No
 def _database_error(exc: BaseException) -> tuple[bool, str | None]:
     """(whether the connection was lost, the server's one-line reason) of a database error; reason None otherwise."""
     if isinstance(exc, psycopg2.InterfaceError):
-        return True, _first_line(exc)
+        return True, first_line(exc)
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InternalError)):
-        return exc.pgcode is None or exc.pgcode in LOST_CONNECTION_CODES, _first_line(exc)
+        return exc.pgcode is None or exc.pgcode in LOST_CONNECTION_CODES, first_line(exc)
     if isinstance(exc, psycopg2.Error):
         return False, None  # our SQL or our data: a bug to report as unexpected, not a database failure
     match = TASK_ERROR.search(str(exc)) if "psycopg2" in str(exc) else None

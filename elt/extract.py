@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 from pyspark.errors import AnalysisException
 
 from elt.contract import COLUMNS, check_header
-from elt.errors import InputError
+from elt.errors import InputError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -128,12 +128,12 @@ def _check_head(path: Path) -> None:
     """Fail with one line naming the problem when a file does not start as comma-separated UTF-8 text."""
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
-    first_line = head.split(b"\n", 1)[0]
+    top_line = head.split(b"\n", 1)[0]
     if head.startswith(UTF16_BOMS):
         raise InputError(f"input is UTF-16 text, not UTF-8 (save it as UTF-8): {path}")
-    if b"\0" in first_line:
+    if b"\0" in top_line:
         raise InputError(NOT_TEXT.format(path=path))
-    header = first_line.decode("utf-8", "replace")
+    header = top_line.decode("utf-8", "replace")
     if "," not in header:
         for delimiter, name in OTHER_DELIMITERS.items():
             if delimiter in header:
@@ -263,7 +263,7 @@ def read_header(spark: SparkSession, path: str) -> list[str]:
     try:
         first = spark.read.options(**CSV_OPTIONS).option("header", "false").csv(path).first()
     except AnalysisException as exc:
-        raise InputError(f"cannot read input {path}: {_first_line(exc)}") from None
+        raise InputError(f"cannot read input {path}: {first_line(exc)}") from None
     if first is None:
         raise InputError(f"input is empty (no header row): {path}")
     names = [value or "" for value in first]
@@ -301,9 +301,3 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
         F.col(CORRUPT_COLUMN).alias(MALFORMED_RECORD),
         F.col("_metadata.file_path").alias(SOURCE_FILE),
     )
-
-
-def _first_line(exc: Exception) -> str:
-    """The first line of an exception's message, without Spark's error-class prefix noise."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text

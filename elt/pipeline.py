@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from elt import build, class_archive, db, runlog
 from elt.config import SAMPLE_PATH, Settings
-from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects
+from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects, first_line
 from elt.extract import (
     absolute_input,
     check_input,
@@ -91,8 +91,7 @@ def _one_line(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return "interrupted: the run was stopped before it finished"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"unexpected error: {type(exc).__name__}: {first}"
+    return f"unexpected error: {type(exc).__name__}: {first_line(exc, empty='')}"
 
 
 class _Run:

@@ -22,6 +22,16 @@ def test_unreachable_database_names_host_but_not_password():
     assert "s3cret-pw" not in result.stderr + result.stdout
 
 
+def test_a_data_directory_that_is_a_file_is_one_line(tmp_path):
+    not_a_directory = tmp_path / "data"
+    not_a_directory.write_text("")
+    result = run_elt("db", "start", extra_env={"ELT_DATA_DIR": str(not_a_directory)})
+    assert result.returncode == 4
+    line = one_error_line(result)
+    assert line.startswith(f"error: could not start the embedded PostgreSQL in {not_a_directory / 'postgres'}: "), line
+    assert "File exists" in line
+
+
 def test_run_in_progress_is_refused_at_once(database_url):
     holder = db.connect(database_url, autocommit=True)
     try:
