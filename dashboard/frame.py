@@ -40,7 +40,8 @@ def require_data() -> Publication:
     try:
         publication = data.publication()
     except data.Unavailable as exc:
-        st.error(f"{exc} The dashboard needs PostgreSQL: check `DATABASE_URL` or start the database (`make db`).")
+        st.error(f"{sentence(str(exc))} The dashboard needs PostgreSQL: check `DATABASE_URL` or start the database "
+                 "(`make db`).")
         st.stop()
     if publication is None:
         st.info(f"No data has been published yet: the ELT has not run on this database. {HOW_TO_RUN}")
@@ -52,6 +53,13 @@ def require_data() -> Publication:
         )
         st.stop()
     return publication
+
+
+def sentence(message: str) -> str:
+    """A one-line error message (the command line's, lower-case and without a full stop) as a sentence on a page."""
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else f"{message}."
 
 
 def age(moment: datetime) -> str:
@@ -71,7 +79,7 @@ def sidebar() -> None:
             publication = data.publication()
             since = data.run_in_progress_since()
         except data.Unavailable as exc:
-            st.error(str(exc))
+            st.error(sentence(str(exc)))
             return
         if publication:
             st.caption(f"Data from run {publication.run_id}, published {age(publication.published_at)}.")

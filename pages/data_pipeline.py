@@ -13,7 +13,7 @@ try:
     runs = data.run_history()
     in_progress_since = data.run_in_progress_since()
 except data.Unavailable as exc:
-    st.error(f"{exc} Check `DATABASE_URL` or start the database (`make db`).")
+    st.error(f"{frame.sentence(str(exc))} Check `DATABASE_URL` or start the database (`make db`).")
     st.stop()
 if runs is None or runs.empty:
     st.info(f"No run yet. {frame.HOW_TO_RUN}")

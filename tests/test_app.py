@@ -224,6 +224,21 @@ def test_unreachable_database_names_host_not_password(monkeypatch):
     assert "s3cret-pw" not in page_text
 
 
+def test_an_embedded_database_that_cannot_start_is_explained_in_sentences(monkeypatch, tmp_path):
+    not_a_directory = tmp_path / "data"  # ELT_DATA_DIR naming a file: the embedded server cannot be created there
+    not_a_directory.write_text("")
+    at = _app(None, monkeypatch, ELT_DATA_DIR=str(not_a_directory))
+    pgdata = not_a_directory / "postgres"
+    errors = [error.value for error in at.error]
+    assert len(errors) == 2, errors  # the page's and the sidebar's
+    page = next(error for error in errors if "The dashboard needs PostgreSQL" in error)
+    sidebar = next(error for error in errors if error != page)
+    assert sidebar.startswith(f"Could not start the embedded PostgreSQL in {pgdata}: ") and sidebar.endswith(".")
+    assert page.startswith(f"{sidebar} The dashboard needs PostgreSQL: check `DATABASE_URL`"), page
+    at = _app(None, monkeypatch, page="pages/data_pipeline.py", ELT_DATA_DIR=str(not_a_directory))
+    assert any(error.value.startswith(f"{sidebar} Check `DATABASE_URL`") for error in at.error), at.error
+
+
 @pytest.mark.reliability(
     "Security", "Rerun ELT with no data-team secret configured",
     "enabled only when the app is served on localhost only (whoever uses it is on this machine); on any other "
