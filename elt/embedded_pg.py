@@ -58,8 +58,14 @@ def start(data_dir: Path) -> str:
         raise DatabaseUnreachable(
             f"could not start the embedded PostgreSQL in {pgdata}: {exc} (see {pgdata / 'log'})"
         ) from None
-    _ensure_database(server.get_uri(), pgdata)
-    if _configure(server.get_uri(), pgdata):
+    conn = _connect_admin(server.get_uri(), pgdata)
+    try:
+        with conn.cursor() as cur:
+            _ensure_database(cur)
+            needs_restart = _configure(cur)
+    finally:
+        conn.close()
+    if needs_restart:
         restart(data_dir)
     return server.get_uri(database=DATABASE_NAME)
 
@@ -101,18 +107,13 @@ def _connect_admin(admin_uri: str, pgdata: Path) -> psycopg2.extensions.connecti
     return conn
 
 
-def _configure(admin_uri: str, pgdata: Path) -> bool:
+def _configure(cur: psycopg2.extensions.cursor) -> bool:
     """Apply SERVER_SETTINGS once; return whether a restart is needed for them to take effect."""
-    conn = _connect_admin(admin_uri, pgdata)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("select name, setting from pg_settings where name = any(%s)", (list(SERVER_SETTINGS),))
-            current = dict(cur.fetchall())
-            changed = {name: value for name, value in SERVER_SETTINGS.items() if current.get(name) != value}
-            for name, value in changed.items():
-                cur.execute(f"alter system set {name} = %s", (value,))
-    finally:
-        conn.close()
+    cur.execute("select name, setting from pg_settings where name = any(%s)", (list(SERVER_SETTINGS),))
+    current = dict(cur.fetchall())
+    changed = {name: value for name, value in SERVER_SETTINGS.items() if current.get(name) != value}
+    for name, value in changed.items():
+        cur.execute(f"alter system set {name} = %s", (value,))
     return bool(changed)
 
 
@@ -125,17 +126,12 @@ def restart(data_dir: Path) -> None:
     logger.info("restarted the embedded PostgreSQL")
 
 
-def _ensure_database(admin_uri: str, pgdata: Path) -> None:
+def _ensure_database(cur: psycopg2.extensions.cursor) -> None:
     """Create the project database on first use."""
-    conn = _connect_admin(admin_uri, pgdata)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,))
-            if cur.fetchone() is None:
-                cur.execute(f'create database "{DATABASE_NAME}"')
-                logger.info("created database %s", DATABASE_NAME)
-    finally:
-        conn.close()
+    cur.execute("select 1 from pg_database where datname = %s", (DATABASE_NAME,))
+    if cur.fetchone() is None:
+        cur.execute(f'create database "{DATABASE_NAME}"')
+        logger.info("created database %s", DATABASE_NAME)
 
 
 def is_running(data_dir: Path) -> bool:

@@ -152,7 +152,6 @@ def _a_pid_no_process_has() -> int:
     return child.pid
 
 
-
 def _naming(pid_file_text: str, pid: int) -> str:
     """A postmaster.pid as the server wrote it, naming another process id."""
     return "\n".join([str(pid)] + pid_file_text.splitlines()[1:]) + "\n"
