@@ -235,36 +235,85 @@ def test_quick_check_reads_only_the_start_and_the_scan_finds_a_bad_byte_deep_in_
         scan_input(str(path))
 
 
-def test_only_files_with_a_quote_may_have_records_spanning_lines(tmp_path: Path) -> None:
-    plain = _write(tmp_path / "plain.csv", [",".join(HEADER), GOOD_LINE, SECOND_LINE])
-    quoted = _write(tmp_path / "quoted.csv", [",".join(HEADER), GOOD_LINE.replace("Ann", '"Ann"')])
-    both = tmp_path / "both"
-    both.mkdir()
-    _write(both / "a.csv", [",".join(HEADER), GOOD_LINE])
-    _write(both / "b.csv", [",".join(HEADER), SECOND_LINE.replace("Bob", '"Bob, Jr"')])
-
-    assert inspect_input(plain) is False
-    assert inspect_input(quoted) is True
-    assert inspect_input(str(both)) is True
+def _quoted(line: str) -> str:
+    """A CSV line with every field in quotes (as many exports write them)."""
+    return ",".join(f'"{field}"' for field in line.split(","))
 
 
+# Whether each file may hold a record that spans lines, by RFC 4180: only a line break inside a quoted field does.
+SPANNING = {
+    "no quotes": ([GOOD_LINE, SECOND_LINE], "\n", False),
+    "every field quoted": ([_quoted(GOOD_LINE), _quoted(SECOND_LINE)], "\n", False),
+    "a comma and doubled quotes in quotes": ([GOOD_LINE.replace("Ann", '"Jo, ""JJ"""')], "\n", False),
+    "an empty quoted field": ([GOOD_LINE.replace("ann@example.nl", '""')], "\r\n", False),
+    "a line feed in quotes": ([GOOD_LINE, GOOD_LINE.replace("books", '"garden\ntools"')], "\n", True),
+    "a carriage return in quotes": ([GOOD_LINE.replace("books", '"garden\rtools"')], "\n", True),
+    "CRLF in quotes, CRLF lines": ([_quoted(GOOD_LINE), GOOD_LINE.replace("books", '"garden\r\ntools"')], "\r\n", True),
+    "a quoted line break as the last field": ([GOOD_LINE.replace("true", '"true\n"')], "\n", True),
+}
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 5], ids=["whole", "5-byte chunks"])
+@pytest.mark.parametrize("case", SPANNING, ids=list(SPANNING))
+def test_a_record_may_span_lines_only_when_a_line_break_is_inside_quotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk_bytes: int | None
+) -> None:
+    lines, newline, spans = SPANNING[case]
+    if chunk_bytes:  # lines and quote pairs cut across the scan's chunks
+        monkeypatch.setattr("elt.extract.SCAN_CHUNK_BYTES", chunk_bytes)
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
+
+    assert inspect_input(path) is spans
+
+
+def test_a_directory_may_have_records_spanning_lines_when_one_of_its_files_may(tmp_path: Path) -> None:
+    for name, bob in [("balanced", '"Bob, Jr"'), ("spanning", '"Bob\nJr"')]:
+        directory = tmp_path / name
+        directory.mkdir()
+        _write(directory / "a.csv", [",".join(HEADER), GOOD_LINE])
+        _write(directory / "b.csv", [",".join(HEADER), SECOND_LINE.replace("Bob", bob)])
+
+    assert inspect_input(str(tmp_path / "balanced")) is False
+    assert inspect_input(str(tmp_path / "spanning")) is True
+
+
+def test_a_stray_quote_costs_one_row_when_every_line_balances_its_quotes(spark: SparkSession, tmp_path: Path) -> None:
+    # The first name A"n holds a stray quote and the last name opens a quote it never closes on its line: two quotes.
+    stray = 'E-2,2024-02-14T19:22:05Z,C-2,bob@example.nl,A"n,"n,NL,books,1,1.50,completed,true'
+    lines = [_quoted(GOOD_LINE).replace('"de Vries"', '"de ""Vries"""'), stray, GOOD_LINE.replace("E-1", "E-3").replace("de Vries", '"de Vries, Jr"'), LAST_LINE]
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines])
+
+    rows = _validated(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-2", "E-3", "E-5"]
+    assert rows["E-2"]["reject_reason"].startswith("malformed record")
+    assert rows["E-2"]["raw_record"] == stray
+    assert (rows["E-1"]["last_name"], rows["E-1"]["reject_reason"]) == ('de "Vries"', None)
+    assert (rows["E-3"]["last_name"], rows["E-3"]["reject_reason"]) == ("de Vries, Jr", None)
+    assert rows["E-5"]["reject_reason"] is None
+
+
+@pytest.mark.parametrize("quote", [False, True], ids=["unquoted", "quoted"])
 @pytest.mark.parametrize("bom", [False, True], ids=["plain", "bom"])
 def test_file_split_over_many_tasks_reads_every_row_once(
-    spark: SparkSession, tmp_path: Path, bom: bool
+    spark: SparkSession, tmp_path: Path, bom: bool, quote: bool
 ) -> None:
     lines = [f"S-{n},2024-02-14T19:22:05Z,C-{n % 7},s{n}@example.nl,Sam,Smit,NL,books,{n % 5 + 1},1.50,completed,true"
              for n in range(3000)]
+    lines = [_quoted(line) if quote else line for line in lines]
     lines[1500] = SHORT_LINE.replace("E-3", "S-1500")
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline="\r\n", bom=bom)
     previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")  # about 10 splits of this ~300 KB file
+    multi_line = inspect_input(path)
     try:
-        df = read_orders(spark, path, read_header(spark, path), multi_line=False)
+        df = read_orders(spark, path, read_header(spark, path), multi_line=multi_line)
         partitions = df.rdd.getNumPartitions()
         rows = df.collect()
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
 
+    assert multi_line is False
     assert partitions > 5
     assert sorted(row["order_id"] for row in rows) == sorted(f"S-{n}" for n in range(3000))
     assert [row["malformed_record"] for row in rows if row["malformed_record"]] == ["S-1500,2024-02-14T19:22:05Z,C-3"]

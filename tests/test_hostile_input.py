@@ -406,6 +406,24 @@ def test_the_rest_of_the_mixed_file_is_published(mixed_run: Outcome) -> None:
     assert sum(mixed_run.order_id_counts.values()) == FILLER_ROWS + ACCEPTED_ORDERS
 
 
+# --- A stray quote where every line balances its quotes: such a file is read line by line, split over the cores. ---
+
+@hostile('a stray quote in an unquoted field (first_name A"n), then a quote never closed on its line',
+         "quarantined: malformed record, that row only; the rows after it are published as written")
+def test_stray_quote_costs_only_its_own_row(settings: Settings, spark, database_url: str, tmp_path: Path) -> None:
+    stray = order_line("S-stray", first_name='A"n', last_name='"n')
+    after = order_line("S-after", last_name='"de Vries, Jr"')
+    path = write(tmp_path / "orders.csv", csv_text([*good_lines(20, "S"), stray, after, *good_lines(20, "T")]))
+
+    pipeline.run(settings, path, spark=spark, **QUIET)
+
+    assert query(database_url, "select order_id, raw_record, reject_reason from raw.orders_rejected") == [
+        ("S-stray", stray, MALFORMED)
+    ]
+    assert query(database_url, "select last_name from raw.orders where order_id = 'S-after'") == [("de Vries, Jr",)]
+    assert query(database_url, "select count(*) from raw.orders") == [(41,)]
+
+
 # --- The rejected share: at or under the limit (5 %) the run publishes; over it, nothing is published. ---
 
 def _with_bad_quantities(directory: Path, bad: int) -> str:
