@@ -71,27 +71,33 @@ def start(data_dir: Path) -> str:
 
 
 def _clear_foreign_pid_file(pgdata: Path) -> None:
-    """Remove a postmaster.pid whose process id now belongs to a process that is no PostgreSQL.
+    """Remove a postmaster.pid whose process id now belongs to a process that is not this directory's server.
 
     After a reboot (or a container's restart) the pid a dead server left in its postmaster.pid can be handed to
-    another process. pg_ctl and PostgreSQL only ask whether that pid lives: pg_ctl would take the server for running
-    (and `pg_ctl stop` or `restart` would signal that other process), and PostgreSQL would refuse to start. The file
-    is stale by then, as PostgreSQL itself treats a file whose pid is gone.
+    another process, a PostgreSQL of another data directory among them. pg_ctl and PostgreSQL only ask whether that
+    pid lives: pg_ctl would take the server for running (and `pg_ctl stop` or `restart` would signal that other
+    process), and PostgreSQL would refuse to start. The file is stale by then, as PostgreSQL itself treats a file
+    whose pid is gone.
     """
     pid = _foreign_pid(pgdata)
     if pid is not None:
-        logger.warning("%s names process %s, which is no PostgreSQL: removing the stale file", pgdata / PID_FILE, pid)
+        logger.warning("%s names process %s, which is not the server of %s: removing the stale file",
+                       pgdata / PID_FILE, pid, pgdata)
         (pgdata / PID_FILE).unlink(missing_ok=True)
 
 
 def _foreign_pid(pgdata: Path) -> int | None:
-    """The pid in postmaster.pid when a process that is no PostgreSQL has it now; None otherwise (or when unsure)."""
+    """The pid in postmaster.pid when a process other than this directory's server has it now: one that is no
+    PostgreSQL, or a PostgreSQL working in another directory (a postmaster works in its data directory). None
+    otherwise, or when unsure (a process we may not inspect, or one that has just exited)."""
     try:
         pid = int((pgdata / PID_FILE).read_text().split("\n", 1)[0])
-        name = psutil.Process(pid).name()
+        process = psutil.Process(pid)
+        if process.name() != "postgres" or Path(process.cwd()) != pgdata.resolve():
+            return pid
     except (OSError, ValueError, psutil.Error):  # no file, no pid in it, no such process, or not ours to inspect
-        return None
-    return None if name == "postgres" else pid
+        pass
+    return None
 
 
 def _connect_admin(admin_uri: str, pgdata: Path) -> psycopg2.extensions.connection:
@@ -139,7 +145,7 @@ def is_running(data_dir: Path) -> bool:
 
     A postmaster.pid left by a server that died with the machine (a reboot) is no running server, so ask
     `pg_ctl status` (exit 0: running; 3: not running; 4: no data directory), unless the pid in the file now
-    belongs to a process that is no PostgreSQL (pg_ctl would take that for the server).
+    belongs to a process that is not this directory's server (pg_ctl would take that for the server).
     """
     pgdata = pgdata_dir(data_dir)
     if not (pgdata / PID_FILE).exists() or _foreign_pid(pgdata) is not None:

@@ -1,6 +1,6 @@
 """The embedded PostgreSQL: a fresh server comes up with the settings the product chose for it; a postmaster.pid
-that outlived its server is no running server; a server that does not answer is one clear line; a block that
-serves it stops it afterwards only if the block started it."""
+that outlived its server is no running server, whatever process has its pid now; a server that does not answer is
+one clear line; a block that serves it stops it afterwards only if the block started it."""
 from __future__ import annotations
 
 import os
@@ -93,6 +93,38 @@ def test_a_postmaster_pid_whose_pid_another_process_has_now_is_stale():
         other.wait()
         embedded_pg.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_postmaster_pid_naming_the_server_of_another_data_directory_is_stale():
+    """After a reboot the pid may have gone to the PostgreSQL of another data directory (another checkout's embedded
+    server, say): that server is neither stopped nor taken for this one, and this one starts."""
+    data_dir = TEST_DATA_DIR / f"mine-{uuid.uuid4().hex[:8]}"
+    other_dir = TEST_DATA_DIR / f"theirs-{uuid.uuid4().hex[:8]}"
+    pid_file = embedded_pg.pgdata_dir(data_dir) / "postmaster.pid"
+    env = {"ELT_DATA_DIR": str(data_dir)}
+    try:
+        embedded_pg.start(data_dir)
+        other_url = embedded_pg.start(other_dir)
+        other_pid = int((embedded_pg.pgdata_dir(other_dir) / "postmaster.pid").read_text().split("\n", 1)[0])
+        saved = pid_file.read_text()
+        assert embedded_pg.stop(data_dir) is True
+        pid_file.write_text(_naming(saved, other_pid))
+
+        assert embedded_pg.is_running(data_dir) is False
+        result = run_elt("db", "stop", extra_env=env)
+        assert (result.returncode, result.stdout.strip()) == (0, "the embedded PostgreSQL was not running"), result
+        assert query(other_url, "select 1") == [(1,)]  # not stopped
+
+        result = run_elt("db", "start", extra_env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert embedded_pg.is_running(data_dir) is True
+        assert pid_file.read_text().split("\n", 1)[0] != str(other_pid)
+        assert query(other_url, "select 1") == [(1,)]
+    finally:
+        for directory in (data_dir, other_dir):
+            embedded_pg.stop(directory)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_a_server_that_does_not_answer_fails_the_start_with_one_line(monkeypatch):
