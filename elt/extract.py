@@ -34,7 +34,7 @@ ONLY_BOM_OR_BLANK = b"\xef\xbb\xbf \t\r\n"
 HEAD_BYTES = 64
 SCAN_CHUNK_BYTES = 1 << 24
 SAMPLE_BYTES = 1 << 16  # how much of a file's start and end the header and truncation checks look at
-NOT_QUOTE_OR_LINE_BREAK = bytes(byte for byte in range(256) if byte not in b'"\r\n')
+NOT_QUOTE_OR_LF = bytes(byte for byte in range(256) if byte not in b'"\n')
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-32 LE starts with the UTF-16 LE mark
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 # Spark decompresses these by their ending: their bytes are not CSV text, so the text checks skip them.
@@ -88,13 +88,14 @@ def scan_input(path: str) -> bool:
     """Read a local input through and return whether a record may span lines, after `check_input`.
 
     Fails with one line naming the file and where in it when a byte is not UTF-8, a quoted field never closes,
-    or the file was cut off. A record may span lines unless the input is local, uncompressed and every line of it
-    holds an even number of quote characters: a line break can only be part of a field inside quotes, and the
-    line such a field breaks holds its opening quote besides pairs (`""` inside a field, the quotes around one).
-    Such a file Spark splits over the cores, and reads each line as a record by itself: a stray quote inside an
-    unquoted field (`A"n,"n`) then costs that one malformed row, where a multi-line read lets the next quote it
-    finds run on into the rows after it. The pipeline runs this while Spark starts (at 10M orders it reads 1.2 GB
-    in 2.3-2.7 s).
+    or the file was cut off. A record may span lines unless the input is local, uncompressed, every line of it
+    holds an even number of quote characters and every carriage return in it is part of a CRLF: a line break can
+    only be part of a field inside quotes, and the line such a field breaks holds its opening quote besides pairs
+    (`""` inside a field, the quotes around one); a lone CR is data by the contract (LF or CRLF line ends), which
+    only the multi-line reader keeps in its field (`_LineBreaks`). Such a file Spark splits over the cores, and
+    reads each line as a record by itself: a stray quote inside an unquoted field (`A"n,"n`) then costs that one
+    malformed row, where a multi-line read lets the quote it opens run on into the rows after it. The pipeline
+    runs this while Spark starts (at 10M orders it reads 1.2 GB in 2.3-2.7 s).
     """
     local = _local_path(path)
     if local is None:
@@ -146,47 +147,63 @@ def _check_head(path: Path) -> None:
 
 
 def _scan_text(path: Path) -> bool:
-    """Fail with one line naming the problem when a file is not complete UTF-8 CSV text; return whether a line of
-    it holds an odd number of quote characters."""
+    """Fail with one line naming the problem when a file is not complete UTF-8 CSV text; return whether a record
+    of it may run on past a line break."""
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
-    quotes, line_quotes = _check_utf8(path, head)
+    quotes, line_breaks = _check_utf8(path, head)
     if quotes % 2:
         _check_quotes_close(path)
     _check_last_line(path)
-    return line_quotes.odd
+    return line_breaks.spans
 
 
-class _LineQuotes:
-    """Whether some line of a file, fed chunk by chunk, holds an odd number of quote characters.
+class _LineBreaks:
+    """Whether a record of a file, fed chunk by chunk, may run on past a line break (`spans`).
 
-    Of each chunk only the quotes and line breaks (CR or LF, where Spark's line reader ends a line) are kept, and
-    two quotes in a row cancel: what is left of a line is one quote when its number was odd, nothing when even.
-    Everything runs in C (translate, replace): a chunk of 16 MiB with 24 quotes per line takes ~20 ms.
+    Two things tell: a line (ended by LF) holding an odd number of quote characters, which a line break inside a
+    quoted field always leaves; and a carriage return that is not part of a CRLF, where Spark's line reader would
+    end a line that its multi-line reader (and the contract: LF or CRLF line ends) keeps as part of the field. For
+    the quotes only the quotes and LFs of each chunk are kept, and two quotes in a row cancel: what is left of a
+    line is one quote when its number was odd, nothing when even. Everything runs in C (count, translate,
+    replace): a chunk of 16 MiB with 24 quotes per line takes ~20 ms, one without quotes or CRs well under 1 ms.
     """
 
     def __init__(self) -> None:
-        self.odd = False  # a line (ended by a line break: no record can run on past the file's last line) was odd
+        self.spans = False
         self._last_line = b""  # what is left of the line that runs on into the next chunk
+        self._ends_with_cr = False  # the previous chunk's last byte was a CR (its LF may start this chunk)
 
     def feed(self, chunk: bytes) -> None:
-        if self.odd or (not self._last_line and b'"' not in chunk):
+        if self.spans:
             return
-        left = (self._last_line + chunk.translate(None, NOT_QUOTE_OR_LINE_BREAK)).replace(b'""', b"")
-        end = max(left.rfind(b"\n"), left.rfind(b"\r")) + 1
-        self.odd = b'"' in left[:end]
-        self._last_line = left[end:]
+        self.spans = self._bare_cr(chunk) or self._odd_quotes(chunk)
+
+    def _bare_cr(self, chunk: bytes) -> bool:
+        if self._ends_with_cr and not chunk.startswith(b"\n"):
+            return True
+        self._ends_with_cr = chunk.endswith(b"\r")
+        carriage_returns = chunk.count(b"\r")
+        return carriage_returns > 0 and carriage_returns - self._ends_with_cr > chunk.count(b"\r\n")
+
+    def _odd_quotes(self, chunk: bytes) -> bool:
+        if not self._last_line and b'"' not in chunk:
+            return False
+        left = (self._last_line + chunk.translate(None, NOT_QUOTE_OR_LF)).replace(b'""', b"")
+        end = left.rfind(b"\n") + 1
+        self._last_line = left[end:]  # a file's last line (no LF after it) cannot run on
+        return b'"' in left[:end]
 
 
-def _check_utf8(path: Path, head: bytes) -> tuple[int, _LineQuotes]:
-    """Fail at the first byte that is not UTF-8; return the number of quote characters in the file, and its
-    lines' quotes."""
+def _check_utf8(path: Path, head: bytes) -> tuple[int, _LineBreaks]:
+    """Fail at the first byte that is not UTF-8; return the number of quote characters in the file, and whether a
+    record may run on past a line break."""
     quotes, offset, carry = 0, 0, b""
-    line_quotes = _LineQuotes()
+    line_breaks = _LineBreaks()
     with path.open("rb") as handle:
         while chunk := handle.read(SCAN_CHUNK_BYTES):
             quotes += chunk.count(b'"')
-            line_quotes.feed(chunk)
+            line_breaks.feed(chunk)
             data = carry + chunk if carry else chunk
             carry = b""
             if not data.isascii():
@@ -199,7 +216,7 @@ def _check_utf8(path: Path, head: bytes) -> tuple[int, _LineQuotes]:
             offset += len(data) - len(carry)
     if carry:
         raise _not_utf8(path, head, offset, carry[0])
-    return quotes, line_quotes
+    return quotes, line_breaks
 
 
 def _not_utf8(path: Path, head: bytes, offset: int, byte: int) -> InputError:

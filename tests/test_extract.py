@@ -250,20 +250,35 @@ SPANNING = {
     "a carriage return in quotes": ([GOOD_LINE.replace("books", '"garden\rtools"')], "\n", True),
     "CRLF in quotes, CRLF lines": ([_quoted(GOOD_LINE), GOOD_LINE.replace("books", '"garden\r\ntools"')], "\r\n", True),
     "a quoted line break as the last field": ([GOOD_LINE.replace("true", '"true\n"')], "\n", True),
+    # A lone CR is no line end by the contract (LF or CRLF): it is part of the field, also without quotes.
+    "a carriage return in an unquoted field": ([GOOD_LINE.replace("Ann", "\rAnn"), SECOND_LINE], "\n", True),
+    "every field quoted, CRLF lines": ([_quoted(GOOD_LINE), _quoted(SECOND_LINE), LAST_LINE], "\r\n", False),
 }
 
 
-@pytest.mark.parametrize("chunk_bytes", [None, 5], ids=["whole", "5-byte chunks"])
+@pytest.mark.parametrize("chunk_bytes", [None, 1, 5], ids=["whole", "1-byte chunks", "5-byte chunks"])
 @pytest.mark.parametrize("case", SPANNING, ids=list(SPANNING))
 def test_a_record_may_span_lines_only_when_a_line_break_is_inside_quotes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk_bytes: int | None
 ) -> None:
     lines, newline, spans = SPANNING[case]
-    if chunk_bytes:  # lines and quote pairs cut across the scan's chunks
+    if chunk_bytes:  # lines, CRLFs and quote pairs cut across the scan's chunks
         monkeypatch.setattr("elt.extract.SCAN_CHUNK_BYTES", chunk_bytes)
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
 
     assert inspect_input(path) is spans
+
+
+@pytest.mark.parametrize("quote", [False, True], ids=["no quote in the file", "a quoted field"])
+def test_a_carriage_return_inside_an_unquoted_field_is_part_of_it(spark: SparkSession, tmp_path: Path, quote: bool) -> None:
+    lines = [GOOD_LINE.replace("Ann", "\rAnn"), LAST_LINE.replace("Bakker", '"Bakker, Jr"' if quote else "Bakker")]
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines])
+
+    rows = _read(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-5"]
+    assert rows["E-1"]["first_name"] == "\rAnn"
+    assert [rows[order_id]["malformed_record"] for order_id in ("E-1", "E-5")] == [None, None]
 
 
 def test_a_directory_may_have_records_spanning_lines_when_one_of_its_files_may(tmp_path: Path) -> None:
