@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 CORRUPT_COLUMN = "_corrupt_record"
 MALFORMED_RECORD = "malformed_record"
+BLANK_LINE = r"^\s*$"  # Java's \s: space, tab, LF, VT, FF, CR
 SOURCE_FILE = "source_file"
 # RFC 4180: fields may hold commas, quotes (doubled) and line breaks.
 CSV_OPTIONS = {
@@ -328,7 +329,8 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
     could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
     fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
     task and that rebuild would otherwise run there. With `multi_line` false (no record spans lines, see
-    `scan_input`) Spark splits the file over the cores instead.
+    `scan_input`) Spark splits the file over the cores instead. A line of nothing but whitespace is no record
+    with either reader (the line reader skips it; the multi-line reader would call it malformed).
     """
     schema = T.StructType(
         [T.StructField(name, T.StringType()) for name in header]
@@ -342,7 +344,8 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
         .schema(schema)
         .csv(path)
     )
-    return raw_df.select(
+    blank = F.col(CORRUPT_COLUMN).isNotNull() & F.col(CORRUPT_COLUMN).rlike(BLANK_LINE)
+    return raw_df.where(~blank).select(
         *[F.col(f"`{as_written}`").alias(name) for as_written, name in zip(header, check_header(header))],
         F.col(CORRUPT_COLUMN).alias(MALFORMED_RECORD),
         F.col("_metadata.file_path").alias(SOURCE_FILE),

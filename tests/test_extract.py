@@ -281,6 +281,20 @@ def test_a_carriage_return_inside_an_unquoted_field_is_part_of_it(spark: SparkSe
     assert [rows[order_id]["malformed_record"] for order_id in ("E-1", "E-5")] == [None, None]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("spanning", [False, True], ids=["read line by line", "read multi-line"])
+def test_a_line_of_only_whitespace_is_no_record(spark: SparkSession, tmp_path: Path, spanning: bool, newline: str) -> None:
+    category = '"garden\ntools"' if spanning else '"garden, tools"'
+    lines = [GOOD_LINE, "   ", "", "\t", LAST_LINE.replace("garden", category), " \t "]
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
+
+    assert inspect_input(path) is spanning
+    rows = _read(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-5"]
+    assert [rows[order_id]["malformed_record"] for order_id in ("E-1", "E-5")] == [None, None]
+
+
 def test_a_directory_may_have_records_spanning_lines_when_one_of_its_files_may(tmp_path: Path) -> None:
     for name, bob in [("balanced", '"Bob, Jr"'), ("spanning", '"Bob\nJr"')]:
         directory = tmp_path / name
