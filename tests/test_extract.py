@@ -270,7 +270,9 @@ def test_a_record_may_span_lines_only_when_a_line_break_is_inside_quotes(
 
 
 @pytest.mark.parametrize("quote", [False, True], ids=["no quote in the file", "a quoted field"])
-def test_a_carriage_return_inside_an_unquoted_field_is_part_of_it(spark: SparkSession, tmp_path: Path, quote: bool) -> None:
+def test_a_carriage_return_inside_an_unquoted_field_is_part_of_it(
+    spark: SparkSession, tmp_path: Path, quote: bool
+) -> None:
     lines = [GOOD_LINE.replace("Ann", "\rAnn"), LAST_LINE.replace("Bakker", '"Bakker, Jr"' if quote else "Bakker")]
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines])
 
@@ -283,7 +285,9 @@ def test_a_carriage_return_inside_an_unquoted_field_is_part_of_it(spark: SparkSe
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 @pytest.mark.parametrize("spanning", [False, True], ids=["read line by line", "read multi-line"])
-def test_a_line_of_only_whitespace_is_no_record(spark: SparkSession, tmp_path: Path, spanning: bool, newline: str) -> None:
+def test_a_line_of_only_whitespace_is_no_record(
+    spark: SparkSession, tmp_path: Path, spanning: bool, newline: str
+) -> None:
     category = '"garden\ntools"' if spanning else '"garden, tools"'
     lines = [GOOD_LINE, "   ", "", "\t", LAST_LINE.replace("garden", category), " \t "]
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
@@ -309,7 +313,9 @@ def test_a_directory_may_have_records_spanning_lines_when_one_of_its_files_may(t
 def test_a_stray_quote_costs_one_row_when_every_line_balances_its_quotes(spark: SparkSession, tmp_path: Path) -> None:
     # The first name A"n holds a stray quote and the last name opens a quote it never closes on its line: two quotes.
     stray = 'E-2,2024-02-14T19:22:05Z,C-2,bob@example.nl,A"n,"n,NL,books,1,1.50,completed,true'
-    lines = [_quoted(GOOD_LINE).replace('"de Vries"', '"de ""Vries"""'), stray, GOOD_LINE.replace("E-1", "E-3").replace("de Vries", '"de Vries, Jr"'), LAST_LINE]
+    doubled_quotes = _quoted(GOOD_LINE).replace('"de Vries"', '"de ""Vries"""')
+    comma_in_quotes = GOOD_LINE.replace("E-1", "E-3").replace("de Vries", '"de Vries, Jr"')
+    lines = [doubled_quotes, stray, comma_in_quotes, LAST_LINE]
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines])
 
     rows = _validated(spark, path)
