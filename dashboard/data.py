@@ -344,6 +344,12 @@ def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
     )
 
 
+def run_stage(run_id: int) -> str | None:
+    """The stage a run has reached by the run log (read fresh: it changes as the run goes); None once it ended."""
+    rows = _fetch_or_empty("select current_stage from meta.elt_runs where run_id = %(run_id)s", {"run_id": run_id})
+    return None if rows is None or rows.empty else rows.iloc[0, 0]
+
+
 def run_in_progress_since() -> str | None:
     """When the run holding the run lock started, or None (read fresh, from the database's lock table)."""
     raw = engine().raw_connection()

@@ -133,9 +133,12 @@ def _follow(job: rerun.Job) -> None:
     lines = rerun.output(job)
     if job.process.poll() is None:
         elapsed = time.monotonic() - job.started
-        stage = next((line.split()[0] for line in reversed(lines) if line.startswith("  ") and line.strip()), "starting")
-        with st.status(f"Running the ELT · {stage} · {elapsed:.0f} s", expanded=True, state="running"):
-            st.code("\n".join(lines[-12:]) or "starting Spark…", language=None)
+        # Not `with st.status(...)`: leaving that block marks the status complete (a tick while the run goes on).
+        label = f"Running the ELT · {_running_stage(lines)} · {elapsed:.0f} s"
+        status = st.status(label, expanded=True, state="running")
+        # The lines are laid out for a terminal; the sidebar is narrow: single spaces, wrapped, nothing cut off.
+        shown = "\n".join(" ".join(line.split()) for line in lines[-12:])
+        status.code(shown or "starting Spark…", language=None, wrap_lines=True)
         return
     if job.process.returncode == 0:
         data.clear_caches()
@@ -146,6 +149,17 @@ def _follow(job: rerun.Job) -> None:
         st.session_state["elt_outcome"] = ("error", f"The run failed: {message}. The previous data is still served.")
     rerun.forget(job)
     st.rerun()
+
+
+def _running_stage(lines: list[str]) -> str:
+    """The stage the run is in, as its run log says: a stage's line is printed only when the stage has ended."""
+    run_id = rerun.run_id(lines)
+    if run_id is None:
+        return "starting"
+    try:
+        return data.run_stage(run_id) or "finishing"  # the run log is closed; the process is about to end
+    except data.Unavailable:
+        return "running"
 
 
 def _last_outcome() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300
 LOCKOUT_SECONDS = 60
+RUN_LINE = re.compile(r"^ELT run (\d+): ")  # what `elt.pipeline.run` prints first
 
 
 def admin_secret() -> str | None:
@@ -159,6 +161,14 @@ def output(job: Job) -> list[str]:
         return job.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return []
+
+
+def run_id(lines: list[str]) -> int | None:
+    """The id the run took in the run log (its first line says "ELT run <id>: ..."), None before it has one."""
+    for line in lines:
+        if match := RUN_LINE.match(line):
+            return int(match.group(1))
+    return None
 
 
 def error_line(lines: list[str]) -> str:

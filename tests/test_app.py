@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
+import time
 from dataclasses import replace
 
 import pytest
@@ -14,7 +16,7 @@ import streamlit as st
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
+from dashboard import data, rerun
 from dashboard.audience import AudienceFilter
 from elt import db, pipeline
 from elt.lock import RUN_LOCK_KEY
@@ -271,6 +273,7 @@ def test_rerun_with_the_secret_publishes_new_data(published, monkeypatch):
     rerun_button = _button(at, "Rerun ELT")
     assert not rerun_button.disabled
     rerun_button.click().run(timeout=300)
+    _check_progress_names_the_stage_in_progress(at, published)
     for _ in range(600):  # the progress fragment reruns until the subprocess has finished
         if "elt_outcome" in at.session_state:
             break
@@ -281,6 +284,30 @@ def test_rerun_with_the_secret_publishes_new_data(published, monkeypatch):
     assert any("succeeded" in success.value for success in at.sidebar.success)
     overview = _app(published, monkeypatch)
     assert _metrics(overview)["Customers"] == "5" and _metrics(overview)["Purchases"] == "9"  # orders_small.csv
+
+
+def _check_progress_names_the_stage_in_progress(at: AppTest, url: str) -> None:
+    """While the app's run is past its start, the sidebar's running status names the stage the run log says it is
+    in (a stage's line in the output comes only when that stage has ended). The run's process is stopped while the
+    stage is read and the page drawn, so the stage cannot move on in between."""
+    job = rerun.current_job()
+    assert job is not None
+    with db.connection(url, autocommit=True) as conn, conn.cursor() as cur:
+        for _ in range(1200):
+            job.process.send_signal(signal.SIGSTOP)
+            try:
+                cur.execute("select current_stage from meta.elt_runs where status = 'running'")
+                row = cur.fetchone()
+                if row and row[0] not in ("starting", None):
+                    at.run(timeout=60)
+                    status = at.sidebar.status[0]
+                    assert status.label.startswith(f"Running the ELT · {row[0]} · "), (status.label, row[0])
+                    assert status.state == "running"
+                    return
+            finally:
+                job.process.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+    pytest.fail("the run never got past its start")
 
 
 def test_new_publish_shows_on_next_view_without_clearing_caches(published, monkeypatch, settings, spark):
