@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from elt.extract import (
 )
 from elt.load import copy_files
 from elt.lock import run_lock
+from elt.progress import live_line, spark_stages
 from elt.spark import build_spark_session, session_archive
 from elt.stage import ACCEPTED, REJECTED, Staged, new_directory, read_rejected, write_staged
 from elt.validate import RAW_ORDER_COLUMNS, REASON_SEPARATOR, REJECT_COLUMNS, REJECT_REASON, validate
@@ -109,13 +111,15 @@ class _Run:
         self.stage_name = "start"
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[list[str]]:
-        """Time a stage, record it in the run log, and print one line with what the stage says it did."""
+    def stage(self, name: str, detail: Callable[[], str] = lambda: "") -> Iterator[list[str]]:
+        """Time a stage, record it in the run log, and print one line with what the stage says it did; on a
+        terminal, a live line says how long it has been running (and `detail`) meanwhile."""
         self.stage_name = name
         runlog.progress(self.log_conn, self.run_id, name, self.stats)
         said: list[str] = []
         started = time.perf_counter()
-        yield said
+        with live_line(sys.stdout, name, detail):
+            yield said
         seconds = time.perf_counter() - started
         self.stats.stage_seconds[name] = seconds
         text = " · ".join(said)
@@ -156,7 +160,7 @@ class _Run:
     def extract(self, spark, input_path: str, multi_line: bool) -> tuple[Staged, list[tuple[str, int]]]:
         """Read and validate the input into staged COPY files; count rows, rejects and duplicates; refuse a
         broken export. `multi_line` false: no record spans lines, so Spark may split the file over the cores."""
-        with self.stage("extract") as said:
+        with self.stage("extract", lambda: spark_stages(spark)) as said:
             directory = new_directory(self.settings.data_dir / STAGING_DIR, self.run_id)
             try:  # a refused input leaves no staged files behind
                 staged, top = stage_orders(spark, input_path, multi_line, directory)
