@@ -187,11 +187,16 @@ def swap_in_staging(cur, run_id: int, parameters: dict[str, object]) -> None:
         cur.execute(f"create schema {layer}")
 
 
-def run_models(cur, files: list[Path], on_model: Callable[[Model, int | None, float], None]) -> None:
-    """Run each model file and report its table's row count (None for a view) and duration."""
+def run_models(
+    cur, files: list[Path], on_model: Callable[[Model, int | None, float], None],
+    on_start: Callable[[Model], None] = lambda built: None,
+) -> None:
+    """Run each model file and report its table's row count (None for a view) and duration; `on_start` hears of
+    each model before it runs."""
     for path in files:
         started = time.perf_counter()
         built = model(path)
+        on_start(built)
         try:
             cur.execute(path.read_text())
         except psycopg2.errors.UniqueViolation as exc:  # a primary key of the model found duplicate rows

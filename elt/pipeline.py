@@ -213,8 +213,18 @@ class _Run:
 
     def build_layer(self, cur, layer: str) -> None:
         """Run one layer's models, printing each table's row count (or that a model is a view)."""
-        with self.stage(layer) as said:
-            build.run_models(cur, self.sections[layer], lambda m, rows, _s: said.append(model_line(m.table, rows)))
+        models = self.sections[layer]
+        started: list[str] = []  # the tables whose model has started, for the live line
+        with self.stage(layer, lambda: building_detail(started, len(models))) as said:
+            build.run_models(
+                cur, models, lambda m, rows, _s: said.append(model_line(m.table, rows)),
+                on_start=lambda m: started.append(m.table),
+            )
+
+
+def building_detail(started: list[str], total: int) -> str:
+    """What a layer's live line says: the model being built, and how far the layer is."""
+    return f"building {started[-1]} ({len(started)} of {total})" if started else ""
 
 
 def model_line(table: str, rows: int | None) -> str:

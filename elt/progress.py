@@ -57,11 +57,9 @@ def _safe(detail: Callable[[], str]) -> str:
 
 
 def spark_stages(spark) -> str:
-    """What Spark runs now, e.g. `Spark stage 3: 7 of 10 tasks done, 2 running` (several stages joined by ` · `)."""
+    """What Spark runs now, e.g. `Spark stage 3: 7 of 32 tasks done` (several stages joined by ` · `)."""
     tracker = spark.sparkContext.statusTracker()
     stages = [info for info in map(tracker.getStageInfo, sorted(tracker.getActiveStageIds())) if info]
     return " · ".join(
-        f"Spark stage {info.stageId}: {info.numCompletedTasks} of {info.numTasks} tasks done, "
-        f"{info.numActiveTasks} running"
-        for info in stages
+        f"Spark stage {info.stageId}: {info.numCompletedTasks} of {info.numTasks} tasks done" for info in stages
     )

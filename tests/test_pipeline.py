@@ -94,6 +94,29 @@ def test_a_model_line_gives_the_row_count_or_says_view():
     assert pipeline.model_line("mrt.customers_by_month_of_year", None) == "mrt.customers_by_month_of_year (view)"
 
 
+def test_a_layers_live_line_names_the_model_being_built_and_how_far_the_layer_is(database_url, tmp_path):
+    layer = tmp_path / "built"
+    layer.mkdir()
+    (layer / "first.sql").write_text("create table built.first as select 1 as n")
+    (layer / "second.sql").write_text("create table built.second as select n from built.first")
+    heard: list[str] = []
+    started: list[str] = []
+
+    def on_start(model: build.Model) -> None:
+        started.append(model.table)
+        heard.append(pipeline.building_detail(started, 2))
+
+    with db.connection(database_url) as conn, conn.cursor() as cur:
+        cur.execute("create schema built")
+        assert pipeline.building_detail(started, 2) == ""  # before the first model
+        build.run_models(cur, [layer / "first.sql", layer / "second.sql"],
+                         lambda model, rows, _seconds: heard.append(f"{model.table} done: {rows}"), on_start=on_start)
+    assert heard == [
+        "building built.first (1 of 2)", "built.first done: 1",
+        "building built.second (2 of 2)", "built.second done: 1",
+    ]
+
+
 @pytest.mark.parametrize("track_counts", ["on", "off"])
 def test_a_models_rows_are_the_rows_it_left_in_its_table(database_url, track_counts):
     with db.connection(database_url) as conn, conn.cursor() as cur:

@@ -21,10 +21,10 @@ class Terminal(io.StringIO):
 
 def test_on_a_terminal_the_line_counts_seconds_and_is_wiped_at_the_end():
     out = Terminal()
-    with live_line(out, "extract", lambda: "Spark stage 2: 1 of 4 tasks done, 2 running", interval=0.1):
+    with live_line(out, "extract", lambda: "Spark stage 2: 1 of 4 tasks done", interval=0.1):
         time.sleep(0.35)
     text = out.getvalue()
-    assert text.startswith(WIPE + "  extract  running · 0 s · Spark stage 2: 1 of 4 tasks done, 2 running")
+    assert text.startswith(WIPE + "  extract  running · 0 s · Spark stage 2: 1 of 4 tasks done")
     assert text.count(WIPE) >= 3  # at least two redraws, and the wipe at the end
     assert text.endswith(WIPE)
     assert "\n" not in text  # it never leaves a line behind
@@ -84,11 +84,11 @@ def test_spark_stages_names_the_running_stage_and_its_tasks(spark):
         seen = ""
         for _ in range(200):
             seen = spark_stages(spark)
-            if re.search(r"[1-9] running$", seen):
+            if seen:
                 break
             time.sleep(0.05)
     finally:
         job.join()
-    # Four partitions, one task each; on this machine's cores some run while the others wait.
-    assert re.fullmatch(r"Spark stage \d+: 0 of 4 tasks done, [1-4] running", seen), seen
+    # Four partitions, one task each, every one sleeping three seconds: none is done yet.
+    assert re.fullmatch(r"Spark stage \d+: 0 of 4 tasks done", seen), seen
     assert spark_stages(spark) == ""  # nothing runs any more
