@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from decimal import Decimal
 from functools import partial
 
@@ -104,7 +103,7 @@ def _download(slug: str, audience: AudienceFilter, size: int, time_zone: str) ->
     st.download_button(
         f"Download {size:,} customers as CSV" if size else "Nothing to download",
         data=partial(data.audience_csv, slug, audience, time_zone, semicolons),
-        file_name=export_file_name(MARTS[slug], audience, date.today()),
+        file_name=export_file_name(MARTS[slug], audience, formats.today(time_zone)),
         mime="text/csv",
         on_click="ignore",
         type="primary",

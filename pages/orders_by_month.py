@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -73,7 +72,7 @@ st.dataframe(months[EXPORT_COLUMNS], column_config=TABLE_COLUMNS, hide_index=Tru
 st.download_button(
     "Download table as CSV",
     data=_csv(months),
-    file_name=f"orders_by_month_{date.today().isoformat()}.csv",
+    file_name=f"orders_by_month_{formats.today(publication.business_time_zone).isoformat()}.csv",
     mime="text/csv",
     key="download_csv",
     on_click="ignore",

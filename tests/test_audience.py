@@ -1,9 +1,10 @@
 """Audience filter rules that need no database: file names and literal search patterns."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from dashboard import formats
 from dashboard.audience import MARTS, AudienceFilter, export_file_name, like_pattern
 
 TODAY = date(2026, 11, 26)
@@ -22,6 +23,16 @@ def test_file_name_lists_every_narrowing_filter():
     assert export_file_name(MARTS["december"], audience, TODAY) == (
         "customers_december_2023-2024_BE-NL_incl-not-opted-in_min2orders_min100eur_search_2026-11-26.csv"
     )
+
+
+def test_the_file_date_is_todays_date_in_the_business_time_zone():
+    # 23:30 UTC on 6 December is half past midnight on 7 December in Amsterdam (UTC+1 in winter).
+    late_evening_utc = datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc)
+    assert formats.today("Europe/Amsterdam", late_evening_utc) == date(2026, 12, 7)
+    assert formats.today("UTC", late_evening_utc) == date(2026, 12, 6)
+    assert formats.today("America/New_York", late_evening_utc) == date(2026, 12, 6)  # 18:30 there
+    early_morning_utc = datetime(2026, 12, 7, 3, 0, tzinfo=timezone.utc)
+    assert formats.today("America/New_York", early_morning_utc) == date(2026, 12, 6)  # 22:00 the day before
 
 
 def test_default_audience_file_name():

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -104,7 +105,8 @@ def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, datab
             page.get_by_role("button", name="Download 2 customers as CSV").click()
         download = download_info.value
         payload = Path(download.path()).read_bytes()
-        assert download.suggested_filename == f"customers_february_2024_NL_{date.today().isoformat()}.csv"
+        today_in_amsterdam = datetime.now(ZoneInfo("Europe/Amsterdam")).date()  # the default business time zone
+        assert download.suggested_filename == f"customers_february_2024_NL_{today_in_amsterdam.isoformat()}.csv"
         browser.close()
 
     assert payload.startswith(b"\xef\xbb\xbf")
