@@ -37,7 +37,7 @@ def live_line(stream: TextIO, name: str, detail: Callable[[], str] = lambda: "",
         yield
     finally:
         stop.set()
-        drawer.join()
+        drawer.join(timeout=2 * interval)  # a detail stuck on a dying JVM must not hold up the run's end
         stream.write(WIPE)
         stream.flush()
 
