@@ -344,6 +344,11 @@ def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
     )
 
 
+def forget_run_history() -> None:
+    """Drop the cached run history (a run has just ended: the next read must see how)."""
+    run_history.clear()
+
+
 def run_stage(run_id: int) -> str | None:
     """The stage a run has reached by the run log (read fresh: it changes as the run goes); None once it ended."""
     rows = _fetch_or_empty("select current_stage from meta.elt_runs where run_id = %(run_id)s", {"run_id": run_id})

@@ -1,51 +1,95 @@
-"""Data pipeline: the run history from the run log and the latest rejected rows, for the data team."""
+"""Data pipeline: the run history from the run log and the latest rejected rows, for the data team.
+
+While a run is in progress (from this app, another server or the command line), the history redraws itself every
+few seconds and says which stage the run is in; when the run ends, the whole page is drawn again.
+"""
 import pandas as pd
 import streamlit as st
 
 from dashboard import data, formats, frame
+
+FOLLOW_SECONDS = 2.0
 
 frame.use_app_navigation()
 
 st.title("Data pipeline")
 st.caption("Every ELT run, newest first, and the rows the latest published run rejected.")
 
-try:
-    runs = data.run_history()
-    in_progress_since = data.run_in_progress_since()
-except data.Unavailable as exc:
-    st.error(f"{frame.sentence(str(exc))} Check `DATABASE_URL` or start the database (`make db`).")
-    st.stop()
-if runs is None or runs.empty:
-    st.info(f"No run yet. {frame.HOW_TO_RUN}")
-    st.stop()
 
-# A run still marked 'running' while nobody holds the run lock was killed; the next run will record that.
-stale = (runs.status == "running") & (in_progress_since is None)
-runs.loc[stale, "status"] = "interrupted"
-runs["seconds"] = (runs.finished_at - runs.started_at).dt.total_seconds()
-runs[["current_stage", "error_message"]] = runs[["current_stage", "error_message"]].fillna("")
-runs["stages"] = runs.stage_seconds.map(lambda stages: " · ".join(f"{k} {v:.1f}s" for k, v in (stages or {}).items()))
-st.dataframe(
-    runs[["run_id", "status", "started_at", "seconds", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate",
-          "current_stage", "error_message", "stages", "triggered_by", "input_path"]],
-    column_config={
-        "run_id": st.column_config.NumberColumn("Run", format="%d"),
-        "status": st.column_config.TextColumn("Status"),
-        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        "seconds": st.column_config.NumberColumn("Took (s)", format="%.1f"),
-        "rows_read": st.column_config.NumberColumn("Read", format=formats.COUNT_COLUMN),
-        "rows_loaded": st.column_config.NumberColumn("Loaded", format=formats.COUNT_COLUMN),
-        "rows_rejected": st.column_config.NumberColumn("Rejected", format=formats.COUNT_COLUMN),
-        "rows_duplicate": st.column_config.NumberColumn("Duplicates", format=formats.COUNT_COLUMN),
-        "current_stage": st.column_config.TextColumn("Stage now"),
-        "error_message": st.column_config.TextColumn("Error", width="large"),
-        "stages": st.column_config.TextColumn("Stage durations", width="large"),
-        "triggered_by": st.column_config.TextColumn("From"),
-        "input_path": st.column_config.TextColumn("Input"),
-    },
-    hide_index=True,
-    width="stretch",
-)
+def _history(following: bool) -> None:
+    """The run history; `following`: a run was in progress when the page was drawn (this part then redraws)."""
+    try:
+        runs = data.run_history()
+        in_progress_since = data.run_in_progress_since()
+    except data.Unavailable as exc:
+        st.error(f"{frame.sentence(str(exc))} Check `DATABASE_URL` or start the database (`make db`).")
+        st.stop()
+    if following and in_progress_since is None:  # the run has ended: the whole page again (new rejects, maybe)
+        data.forget_run_history()  # else the cached history, seconds old, would show the run killed
+        st.rerun()
+    if runs is None or runs.empty:
+        st.info(f"No run yet. {frame.HOW_TO_RUN}")
+        st.stop()
+
+    # A run still marked 'running' while nobody holds the run lock was killed; the next run will record that.
+    running = runs.status == "running"
+    runs.loc[running & (in_progress_since is None), "status"] = "interrupted"
+    live = running & (in_progress_since is not None)
+    runs["seconds"] = (runs.finished_at - runs.started_at).dt.total_seconds()
+    runs.loc[live, "seconds"] = (pd.Timestamp.now(tz="UTC") - runs.loc[live, "started_at"]).dt.total_seconds()
+    if live.any():
+        _in_progress(runs[live].iloc[0])
+    runs[["current_stage", "error_message"]] = runs[["current_stage", "error_message"]].fillna("")
+    runs["stages"] = runs.stage_seconds.map(
+        lambda stages: " · ".join(f"{k} {v:.1f}s" for k, v in (stages or {}).items())
+    )
+    _table(runs)
+
+
+def _in_progress(run: pd.Series) -> None:
+    """Which stage the run in progress is in, read fresh (the history may be a few seconds old)."""
+    stage = data.run_stage(int(run.run_id)) or run.current_stage or "starting"
+    origins = {"app": "from the dashboard", "cli": "from the command line"}
+    origin = origins.get(run.triggered_by, f"by {run.triggered_by}")
+    st.info(
+        f"Run {run.run_id}, started {origin}, is in its **{stage}** stage after {run.seconds:,.0f} s. "
+        "This page follows it.",
+        icon=":material/progress_activity:",
+    )
+
+
+def _table(runs: pd.DataFrame) -> None:
+    """The runs, newest first."""
+    st.dataframe(
+        runs[["run_id", "status", "started_at", "seconds", "rows_read", "rows_loaded", "rows_rejected",
+              "rows_duplicate", "current_stage", "error_message", "stages", "triggered_by", "input_path"]],
+        column_config={
+            "run_id": st.column_config.NumberColumn("Run", format="%d"),
+            "status": st.column_config.TextColumn("Status"),
+            "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "seconds": st.column_config.NumberColumn("Took (s)", format="%.1f"),
+            "rows_read": st.column_config.NumberColumn("Read", format=formats.COUNT_COLUMN),
+            "rows_loaded": st.column_config.NumberColumn("Loaded", format=formats.COUNT_COLUMN),
+            "rows_rejected": st.column_config.NumberColumn("Rejected", format=formats.COUNT_COLUMN),
+            "rows_duplicate": st.column_config.NumberColumn("Duplicates", format=formats.COUNT_COLUMN),
+            "current_stage": st.column_config.TextColumn("Stage now"),
+            "error_message": st.column_config.TextColumn("Error", width="large"),
+            "stages": st.column_config.TextColumn("Stage durations", width="large"),
+            "triggered_by": st.column_config.TextColumn("From"),
+            "input_path": st.column_config.TextColumn("Input"),
+        },
+        hide_index=True,
+        width="stretch",
+    )
+
+
+try:
+    in_progress = data.run_in_progress_since() is not None
+except data.Unavailable:
+    in_progress = False  # the history says what is wrong
+# Only while a run is in progress does the history redraw itself (a fragment); st.stop() in it, on the page's own
+# run, stops the whole page as before.
+(st.fragment(_history, run_every=FOLLOW_SECONDS) if in_progress else _history)(in_progress)
 
 st.subheader("Rejected rows of the published run")
 publication = frame.require_data()

@@ -296,3 +296,23 @@ def dashboard_view(url: str) -> dict | None:
 def _plain(value) -> int | Decimal:
     """numpy and Decimal values as int or Decimal, to compare with hand-written numbers."""
     return value if isinstance(value, Decimal) else int(value)
+
+
+@contextmanager
+def command_line_run_in_progress(url: str, seconds_ago: int = 0) -> Iterator[tuple[object, int]]:
+    """A run from the command line as the dashboard sees one, in its extract stage: the run lock held and the run's
+    row in the run log, started `seconds_ago`. Yields the lock's connection (autocommit) and the run id; on leaving,
+    the connection closes and the lock goes with it, as when the run's process ends."""
+    holder = db.connect(url, autocommit=True)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("select pg_advisory_lock(%s)", (RUN_LOCK_KEY,))
+            cur.execute(
+                "insert into meta.elt_runs (input_path, triggered_by, started_at, current_stage) values "
+                "('/exports/orders.csv', 'cli', now() - make_interval(secs => %s), 'extract') returning run_id",
+                (seconds_ago,),
+            )
+            run_id = cur.fetchone()[0]
+        yield holder, run_id
+    finally:
+        holder.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import signal
 import time
 from dataclasses import replace
@@ -22,7 +23,7 @@ from elt import db, pipeline
 from elt.lock import RUN_LOCK_KEY
 from elt.config import PROJECT_ROOT
 from tests.conftest import FIXTURES
-from tests.harness import app_test as _app
+from tests.harness import app_test as _app, command_line_run_in_progress
 
 SIDEBAR_ONLY = str(PROJECT_ROOT / "tests" / "apps" / "sidebar_only.py")
 EXPORT_HEADER = [
@@ -183,6 +184,21 @@ def test_data_pipeline_page_lists_runs(published, monkeypatch):
     runs = at.dataframe[0].value
     assert list(runs.status) == ["succeeded"] and int(runs.rows_read[0]) == 7
     assert any("rejected no rows" in success.value for success in at.success)
+
+
+def test_data_pipeline_page_names_the_stage_of_a_run_in_progress_and_marks_a_dead_one(published, monkeypatch):
+    with command_line_run_in_progress(published, seconds_ago=42) as (_, run_id):
+        at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+        (banner,) = at.info
+        assert re.fullmatch(rf"Run {run_id}, started from the command line, is in its \*\*extract\*\* stage after "
+                            r"4[2-9] s\. This page follows it\.", banner.value), banner.value
+        runs = at.dataframe[0].value
+        assert list(runs.status) == ["running", "succeeded"]
+        assert 42 <= runs.seconds[0] < 50  # so far
+    # Its process is gone (the lock with it) and the log still says running: killed, no banner.
+    at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+    assert not at.info
+    assert list(at.dataframe[0].value.status) == ["interrupted", "succeeded"]
 
 
 def _number_formats(at: AppTest) -> dict[str, str]:

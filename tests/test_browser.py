@@ -22,7 +22,9 @@ import pytest
 
 from elt import pipeline
 from elt.config import PROJECT_ROOT
+from elt.lock import RUN_LOCK_KEY
 from tests.conftest import FIXTURES, query
+from tests.harness import command_line_run_in_progress
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -122,3 +124,31 @@ def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, datab
     assert [(row["customer_id"], row["revenue_eur"]) for row in rows] == [(cid, revenue) for cid, _, revenue in expected]
     names = {row["customer_id"]: row["first_name"] for row in rows}
     assert names == {"K2": "<b>Bold</b>", "K1": "'=HYPERLINK(\"http://x\")"}
+
+
+def test_data_team_follows_a_command_line_run_on_the_data_pipeline_page(app_url, database_url):
+    browser_path = _browser()
+    if browser_path is None:
+        pytest.skip("no chromium found (install Debian's chromium, or set CHROMIUM=/path/to/chrome)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with command_line_run_in_progress(database_url) as (holder, run_id), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{app_url}/data_pipeline")
+        banner = page.get_by_test_id("stAlert").filter(has_text=f"Run {run_id}, started from the command line")
+        expect(banner).to_contain_text("is in its extract stage after", timeout=30_000)
+        # The run moves on: the page follows without being reloaded.
+        with holder.cursor() as cur:
+            cur.execute("update meta.elt_runs set current_stage = 'load' where run_id = %s", (run_id,))
+        expect(banner).to_contain_text("is in its load stage after", timeout=15_000)
+        # The run ends: the banner goes, and the history shows how it ended (not as killed).
+        with holder.cursor() as cur:
+            cur.execute("update meta.elt_runs set status = 'succeeded', finished_at = now(), current_stage = null "
+                        "where run_id = %s", (run_id,))
+            cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+        expect(banner).to_have_count(0, timeout=15_000)
+        newest = page.get_by_test_id("stDataFrame").first.locator("table tbody tr").first
+        expect(newest.locator("td").nth(0)).to_have_text(str(run_id))
+        expect(newest.locator("td").nth(1)).to_have_text("succeeded")
+        browser.close()
