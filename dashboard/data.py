@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+import psycopg2
 import sqlalchemy as sa
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -118,12 +119,16 @@ def _fetch(sql: str, params: dict | None = None, *, version: int | None = None) 
         except sa.exc.OperationalError as exc:
             # Once more only when the embedded default had been stopped and runs again now.
             if attempt == 2 or not _started_embedded_again():
-                url = database_url()
-                logger.warning("database unreachable: %s", first_line(exc.orig or exc))
-                raise Unavailable(f"The database at {db.describe_host(url)} cannot be reached.") from None
+                raise _unreachable(exc) from None
     if published != version:
         _start_again(version, published)
     return frame
+
+
+def _unreachable(exc: Exception) -> Unavailable:
+    """What the pages say when the database cannot be reached: its host, never the password."""
+    logger.warning("database unreachable: %s", first_line(getattr(exc, "orig", None) or exc))
+    return Unavailable(f"The database at {db.describe_host(database_url())} cannot be reached.")
 
 
 def _start_again(version: int, published: int) -> None:
@@ -357,7 +362,10 @@ def run_stage(run_id: int) -> str | None:
 
 def run_in_progress_since() -> str | None:
     """When the run holding the run lock started, or None (read fresh, from the database's lock table)."""
-    raw = engine().raw_connection()
+    try:
+        raw = engine().raw_connection()
+    except (sa.exc.OperationalError, psycopg2.OperationalError) as exc:  # a raw connection's error comes unwrapped
+        raise _unreachable(exc) from None
     try:
         return lock.holder_since(raw.driver_connection)
     finally:
