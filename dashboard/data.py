@@ -74,12 +74,18 @@ def _configured_url(settings: Settings) -> str | None:
 def _started_embedded_again() -> bool:
     """Start the embedded default again if it was stopped (`make pg_stop` under a running dashboard); return
     whether it was. A database that is configured, or one that runs, is left as it is."""
-    settings = load_settings()
-    if _configured_url(settings) or embedded_pg.is_running(settings.data_dir):
+    if not embedded_stopped():
         return False
     database_url()  # starts it, or raises Unavailable with the reason it cannot
     logger.info("the embedded PostgreSQL had been stopped: started it again")
     return True
+
+
+def embedded_stopped() -> bool:
+    """Whether the database is the embedded default and is not running (`make pg_stop`). A page view starts it
+    again; what the app does by itself in the background (the sidebar's look for runs) leaves it stopped."""
+    settings = load_settings()
+    return not _configured_url(settings) and not embedded_pg.is_running(settings.data_dir)
 
 
 def _secret(name: str) -> str | None:
@@ -360,14 +366,47 @@ def run_stage(run_id: int) -> str | None:
     return None if rows is None or rows.empty else rows.iloc[0, 0]
 
 
+@dataclass(frozen=True)
+class RunInProgress:
+    """The run that holds the run lock, as far as the run log tells so far."""
+
+    since: datetime  # when the run's lock connection started
+    run_id: int | None = None  # None until the run has written its row in the run log
+    started_at: datetime | None = None
+    stage: str = "starting"
+    triggered_by: str | None = None
+
+
 def run_in_progress_since() -> str | None:
     """When the run holding the run lock started, or None (read fresh, from the database's lock table)."""
+    return _ask_lock(lock.holder_since)
+
+
+def run_in_progress() -> RunInProgress | None:
+    """The run holding the run lock with its row in the run log (the newest still 'running'), or None; read fresh."""
+    since = _ask_lock(lock.holder_started_at)
+    if since is None:
+        return None
+    rows = _fetch_or_empty(
+        "select run_id, started_at, current_stage, triggered_by from meta.elt_runs "
+        "where status = 'running' order by run_id desc limit 1"
+    )
+    if rows is None or rows.empty:
+        return RunInProgress(since)  # its first moments: the run log has no row for it yet
+    row = rows.iloc[0]
+    return RunInProgress(
+        since, int(row.run_id), row.started_at.to_pydatetime(), row.current_stage or "starting", row.triggered_by
+    )
+
+
+def _ask_lock(question):
+    """Ask the lock table a question (`lock.holder_*`) on a connection of the pool."""
     try:
         raw = engine().raw_connection()
     except (sa.exc.OperationalError, psycopg2.OperationalError) as exc:  # a raw connection's error comes unwrapped
         raise _unreachable(exc) from None
     try:
-        return lock.holder_since(raw.driver_connection)
+        return question(raw.driver_connection)
     finally:
         raw.close()
 

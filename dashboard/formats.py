@@ -1,5 +1,6 @@
 """How the dashboard writes numbers and dates, alike on every page and in every browser: counts with thousands
-separators, money in euros with cents ("€ 1,234.56"), today's date in the business time zone.
+separators, money in euros with cents ("€ 1,234.56"), durations a person reads at a glance, today's date in the
+business time zone.
 
 The tables take printf-style formats, not Streamlit's "localized" or "euro", which follow the reader's browser
 locale: a German browser would show "1.234,56 €" in one table beside "€ 1,234.56" in the metrics above it.
@@ -21,6 +22,16 @@ def count(value) -> str:
 def euro(amount) -> str:
     """An amount in euros with cents: € 1,234.56."""
     return f"€ {amount:,.2f}"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 42 s, 3 min 5 s, 1 h 2 min (whole seconds, rounded down)."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def today(time_zone: str, now: datetime | None = None) -> date:

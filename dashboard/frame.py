@@ -8,12 +8,13 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
-from dashboard import data, rerun
+from dashboard import data, formats, rerun
 from dashboard.data import Publication
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # a run in progress: how often the sidebar says where it is
+WATCH_SECONDS = 5.0  # no run in progress: how often the sidebar looks for one started elsewhere, or new data
 # Characters that start markup inside a line of Streamlit's Markdown: emphasis, code, links and directives
 # ("[…]"), HTML, strikethrough, LaTeX. Escaped, a run's message shows the names it quotes as they are.
 MARKUP = re.compile(r"([\\`*_\[\]<>~$])")
@@ -84,7 +85,7 @@ def sidebar() -> None:
         if publication:
             st.caption(f"Data from run {publication.run_id}, published {age(publication.published_at)}.")
         st.subheader("Data pipeline")
-        _rerun_section(since)
+        _rerun_section(since, publication.run_id if publication else None)
 
 
 def _is_admin() -> bool:
@@ -106,14 +107,16 @@ def _unlock_form() -> None:
                 st.rerun()
 
 
-def _rerun_section(since: str | None) -> None:
-    """The Rerun ELT button, its access rule, and live progress of a run."""
+def _rerun_section(since: str | None, shown_run: int | None) -> None:
+    """The Rerun ELT button, its access rule, and live progress of a run (`shown_run`: the published run shown)."""
     job = rerun.current_job()
     if job:
         _follow(job)
         return
     if since:
-        st.warning(f"An ELT run is in progress since {since}.")
+        _follow_other_run()
+    else:
+        _watch_for_runs(shown_run)
     admin = _is_admin()
     if not admin and rerun.admin_secret():
         _unlock_form()
@@ -149,6 +152,49 @@ def _follow(job: rerun.Job) -> None:
         st.session_state["elt_outcome"] = ("error", f"The run failed: {message}. The previous data is still served.")
     rerun.forget(job)
     st.rerun()
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def _watch_for_runs(shown_run: int | None) -> None:
+    """Draws nothing. Every few seconds, notices a run started elsewhere (from the command line, another server) or
+    data published since the page was drawn, and then draws the whole app again: the sidebar follows the run, the
+    pages show the new data. An embedded database stopped on purpose is left stopped (a page view starts it)."""
+    if data.embedded_stopped():
+        return
+    try:
+        if data.run_in_progress_since() is not None:
+            st.rerun()
+        publication = data.publication()
+    except data.Unavailable:
+        return  # the next page view says what is wrong
+    if (publication.run_id if publication else None) != shown_run:
+        st.rerun()
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _follow_other_run() -> None:
+    """A run this session did not start (from the command line, another server): its stage and time so far, drawn
+    again every second; when it ends, the whole app again, on the data it has published."""
+    if data.embedded_stopped():
+        return
+    try:
+        run = data.run_in_progress()
+    except data.Unavailable:
+        return  # the page says what is wrong
+    if run is None:
+        data.forget_run_history()  # the Data pipeline page, drawn again, must not show it 'running' from its cache
+        st.rerun()
+    st.info(f"{run_in_progress_text(run)} Reruns wait until it has finished.", icon=":material/progress_activity:")
+
+
+def run_in_progress_text(run: data.RunInProgress) -> str:
+    """Which run is in progress, where it was started, its stage and how long it has taken so far."""
+    seconds = (datetime.now(timezone.utc) - (run.started_at or run.since)).total_seconds()
+    if run.run_id is None:
+        return f"An ELT run is starting ({formats.duration(seconds)} so far)."
+    origins = {"app": "from the dashboard", "cli": "from the command line"}
+    origin = origins.get(run.triggered_by, f"by {as_text(str(run.triggered_by))}")
+    return f"Run {run.run_id}, started {origin}, is in its **{run.stage}** stage after {formats.duration(seconds)}."
 
 
 def _running_stage(lines: list[str]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Iterator
 
 import psycopg2.extensions
@@ -30,11 +31,16 @@ where locks.locktype = 'advisory'
 """
 
 
-def holder_since(conn: psycopg2.extensions.connection) -> str | None:
+def holder_started_at(conn: psycopg2.extensions.connection) -> datetime | None:
     """When the connection that holds the run lock started, or None when nobody holds it."""
     with conn.cursor() as cur:
         cur.execute(HOLDER_SINCE, {"key": RUN_LOCK_KEY})
-        since = cur.fetchone()[0]
+        return cur.fetchone()[0]
+
+
+def holder_since(conn: psycopg2.extensions.connection) -> str | None:
+    """`holder_started_at` as text, to the second (for messages)."""
+    since = holder_started_at(conn)
     return None if since is None else since.isoformat(sep=" ", timespec="seconds")
 
 

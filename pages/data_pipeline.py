@@ -20,42 +20,29 @@ def _history(following: bool) -> None:
     """The run history; `following`: a run was in progress when the page was drawn (this part then redraws)."""
     try:
         runs = data.run_history()
-        in_progress_since = data.run_in_progress_since()
+        in_progress = data.run_in_progress()
     except data.Unavailable as exc:
         st.error(f"{frame.sentence(str(exc))} Check `DATABASE_URL` or start the database (`make db`).")
         st.stop()
-    if following and in_progress_since is None:  # the run has ended: the whole page again (new rejects, maybe)
+    if following and in_progress is None:  # the run has ended: the whole page again (new rejects, maybe)
         data.forget_run_history()  # else the cached history, seconds old, would show the run killed
         st.rerun()
     if runs is None or runs.empty:
         st.info(f"No run yet. {frame.HOW_TO_RUN}")
         st.stop()
 
-    # A run still marked 'running' while nobody holds the run lock was killed; the next run will record that.
-    running = runs.status == "running"
-    runs.loc[running & (in_progress_since is None), "status"] = "interrupted"
-    live = running & (in_progress_since is not None)
+    # A run still marked 'running' that does not hold the run lock was killed; the next run will record that.
+    live = runs.run_id == (in_progress.run_id if in_progress else None)
+    runs.loc[(runs.status == "running") & ~live, "status"] = "interrupted"
     runs["seconds"] = (runs.finished_at - runs.started_at).dt.total_seconds()
     runs.loc[live, "seconds"] = (pd.Timestamp.now(tz="UTC") - runs.loc[live, "started_at"]).dt.total_seconds()
-    if live.any():
-        _in_progress(runs[live].iloc[0])
+    if in_progress:
+        st.info(f"{frame.run_in_progress_text(in_progress)} This page follows it.", icon=":material/progress_activity:")
     runs[["current_stage", "error_message"]] = runs[["current_stage", "error_message"]].fillna("")
     runs["stages"] = runs.stage_seconds.map(
         lambda stages: " · ".join(f"{k} {v:.1f}s" for k, v in (stages or {}).items())
     )
     _table(runs)
-
-
-def _in_progress(run: pd.Series) -> None:
-    """Which stage the run in progress is in, read fresh (the history may be a few seconds old)."""
-    stage = data.run_stage(int(run.run_id)) or run.current_stage or "starting"
-    origins = {"app": "from the dashboard", "cli": "from the command line"}
-    origin = origins.get(run.triggered_by, f"by {run.triggered_by}")
-    st.info(
-        f"Run {run.run_id}, started {origin}, is in its **{stage}** stage after {run.seconds:,.0f} s. "
-        "This page follows it.",
-        icon=":material/progress_activity:",
-    )
 
 
 def _table(runs: pd.DataFrame) -> None:

@@ -189,7 +189,7 @@ def test_data_pipeline_page_lists_runs(published, monkeypatch):
 def test_data_pipeline_page_names_the_stage_of_a_run_in_progress_and_marks_a_dead_one(published, monkeypatch):
     with command_line_run_in_progress(published, seconds_ago=42) as (_, run_id):
         at = _app(published, monkeypatch, page="pages/data_pipeline.py")
-        (banner,) = at.info
+        (banner,) = at.main.info
         assert re.fullmatch(rf"Run {run_id}, started from the command line, is in its \*\*extract\*\* stage after "
                             r"4[2-9] s\. This page follows it\.", banner.value), banner.value
         runs = at.dataframe[0].value
@@ -335,7 +335,24 @@ def test_new_publish_shows_on_next_view_without_clearing_caches(published, monke
     assert _metrics(at)["Purchases"] == "9"
 
 
-def test_run_in_progress_disables_rerun_and_says_since_when(published, monkeypatch):
+def test_a_run_in_progress_elsewhere_disables_rerun_and_the_sidebar_follows_it(published, monkeypatch):
+    with command_line_run_in_progress(published, seconds_ago=75) as (holder, run_id):
+        at = _app(published, monkeypatch, script=SIDEBAR_ONLY)
+        (notice,) = at.sidebar.info
+        assert re.fullmatch(rf"Run {run_id}, started from the command line, is in its \*\*extract\*\* stage after "
+                            r"1 min 1[5-9] s\. Reruns wait until it has finished\.", notice.value), notice.value
+        assert _button(at, "Rerun ELT").disabled
+        with holder.cursor() as cur:
+            cur.execute("update meta.elt_runs set current_stage = 'dwh' where run_id = %s", (run_id,))
+        at.run()
+        assert "is in its **dwh** stage after 1 min" in at.sidebar.info[0].value
+    # The run has ended (its process, and the lock with it, gone): no notice, the button is back.
+    at.run()
+    assert not at.sidebar.info
+    assert not _button(at, "Rerun ELT").disabled
+
+
+def test_a_run_that_has_not_yet_written_to_the_run_log_is_starting(published, monkeypatch):
     holder = db.connect(published, autocommit=True)
     try:
         with holder.cursor() as cur:
@@ -343,5 +360,6 @@ def test_run_in_progress_disables_rerun_and_says_since_when(published, monkeypat
         at = _app(published, monkeypatch, script=SIDEBAR_ONLY)
     finally:
         holder.close()
-    assert "An ELT run is in progress since 20" in at.sidebar.warning[0].value
+    assert re.fullmatch(r"An ELT run is starting \([0-9] s so far\)\. Reruns wait until it has finished\.",
+                        at.sidebar.info[0].value), at.sidebar.info[0].value
     assert _button(at, "Rerun ELT").disabled

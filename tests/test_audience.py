@@ -35,6 +35,12 @@ def test_the_file_date_is_todays_date_in_the_business_time_zone():
     assert formats.today("America/New_York", early_morning_utc) == date(2026, 12, 6)  # 22:00 the day before
 
 
+def test_durations_read_at_a_glance():
+    assert [formats.duration(seconds) for seconds in (0, 42.9, 59.99, 60, 185, 3599, 3725, -1)] == [
+        "0 s", "42 s", "59 s", "1 min 0 s", "3 min 5 s", "59 min 59 s", "1 h 2 min", "0 s",
+    ]
+
+
 def test_default_audience_file_name():
     assert export_file_name(MARTS["february"], AudienceFilter(), TODAY) == "customers_february_2026-11-26.csv"
 

@@ -14,11 +14,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from elt import pipeline
 from elt.config import PROJECT_ROOT
@@ -72,6 +74,19 @@ def app_url(settings, spark, database_url, tmp_path):
     server.wait(timeout=20)
 
 
+@pytest.fixture
+def page():
+    """A page of a real headless Chromium (the test skips, saying why, only when no browser can be found)."""
+    browser_path = _browser()
+    if browser_path is None:
+        pytest.skip("no chromium found (install Debian's chromium, or set CHROMIUM=/path/to/chrome)")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
+        yield browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
 def _pick(page, label: str, option: str) -> None:
     """Choose an option in a Streamlit multiselect by its label, as a user does: click, type, Enter."""
     widget = page.get_by_test_id("stMultiSelect").filter(has_text=label)
@@ -81,35 +96,26 @@ def _pick(page, label: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, database_url, tmp_path):
-    browser_path = _browser()
-    if browser_path is None:
-        pytest.skip("no chromium found (install Debian's chromium, or set CHROMIUM=/path/to/chrome)")
-    from playwright.sync_api import expect, sync_playwright
+def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, database_url, tmp_path, page):
+    # A shared link is the first request this server gets: it must open in the app's own navigation.
+    page.goto(f"{app_url}/february")
+    expect(page.get_by_role("link", name="February customers")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Rerun ELT")).to_be_visible()
+    size = page.get_by_test_id("stMetric").filter(has_text="Customers in this audience")
+    expect(size).to_contain_text("3", timeout=30_000)  # opted in, any year: K1, K2, K5
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
-        page = browser.new_page(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-        # A shared link is the first request this server gets: it must open in the app's own navigation.
-        page.goto(f"{app_url}/february")
-        expect(page.get_by_role("link", name="February customers")).to_be_visible(timeout=30_000)
-        expect(page.get_by_role("button", name="Rerun ELT")).to_be_visible()
-        size = page.get_by_test_id("stMetric").filter(has_text="Customers in this audience")
-        expect(size).to_contain_text("3", timeout=30_000)  # opted in, any year: K1, K2, K5
+    _pick(page, "Bought in year", "2024")
+    _pick(page, "Country", "NL")
+    expect(size).to_contain_text("2", timeout=30_000)
+    assert "year=2024" in page.url and "country=NL" in page.url  # the link reproduces this audience
+    page.screenshot(path=str(tmp_path / "february.png"), full_page=True)
 
-        _pick(page, "Bought in year", "2024")
-        _pick(page, "Country", "NL")
-        expect(size).to_contain_text("2", timeout=30_000)
-        assert "year=2024" in page.url and "country=NL" in page.url  # the link reproduces this audience
-        page.screenshot(path=str(tmp_path / "february.png"), full_page=True)
-
-        with page.expect_download(timeout=30_000) as download_info:
-            page.get_by_role("button", name="Download 2 customers as CSV").click()
-        download = download_info.value
-        payload = Path(download.path()).read_bytes()
-        today_in_amsterdam = datetime.now(ZoneInfo("Europe/Amsterdam")).date()  # the default business time zone
-        assert download.suggested_filename == f"customers_february_2024_NL_{today_in_amsterdam.isoformat()}.csv"
-        browser.close()
+    with page.expect_download(timeout=30_000) as download_info:
+        page.get_by_role("button", name="Download 2 customers as CSV").click()
+    download = download_info.value
+    payload = Path(download.path()).read_bytes()
+    today_in_amsterdam = datetime.now(ZoneInfo("Europe/Amsterdam")).date()  # the default business time zone
+    assert download.suggested_filename == f"customers_february_2024_NL_{today_in_amsterdam.isoformat()}.csv"
 
     assert payload.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(payload[3:].decode("utf-8"))))
@@ -126,29 +132,49 @@ def test_marketer_downloads_opted_in_dutch_february_2024_audience(app_url, datab
     assert names == {"K2": "<b>Bold</b>", "K1": "'=HYPERLINK(\"http://x\")"}
 
 
-def test_data_team_follows_a_command_line_run_on_the_data_pipeline_page(app_url, database_url):
-    browser_path = _browser()
-    if browser_path is None:
-        pytest.skip("no chromium found (install Debian's chromium, or set CHROMIUM=/path/to/chrome)")
-    from playwright.sync_api import expect, sync_playwright
+def test_an_open_page_shows_the_data_a_command_line_run_publishes(app_url, settings, spark, page):
+    page.goto(app_url)
+    purchases = page.get_by_test_id("stMetric").filter(has_text="Purchases").get_by_test_id("stMetricValue")
+    expect(purchases).to_have_text("6", timeout=30_000)  # orders_app.csv: six purchases
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Data from run 1")
+    # The data team publishes another export from the command line; the page is left alone meanwhile.
+    pipeline.run(replace(settings, max_reject_share=0.5), str(FIXTURES / "orders_small.csv"),
+                 report=lambda line: None, spark=spark)
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Data from run 2", timeout=15_000)
+    expect(purchases).to_have_text("9")  # orders_small.csv: nine purchases
+    expect(page.get_by_test_id("stMain")).to_contain_text("orders_small.csv")
 
-    with command_line_run_in_progress(database_url) as (holder, run_id), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{app_url}/data_pipeline")
-        banner = page.get_by_test_id("stAlert").filter(has_text=f"Run {run_id}, started from the command line")
-        expect(banner).to_contain_text("is in its extract stage after", timeout=30_000)
-        # The run moves on: the page follows without being reloaded.
-        with holder.cursor() as cur:
-            cur.execute("update meta.elt_runs set current_stage = 'load' where run_id = %s", (run_id,))
-        expect(banner).to_contain_text("is in its load stage after", timeout=15_000)
-        # The run ends: the banner goes, and the history shows how it ended (not as killed).
-        with holder.cursor() as cur:
-            cur.execute("update meta.elt_runs set status = 'succeeded', finished_at = now(), current_stage = null "
-                        "where run_id = %s", (run_id,))
-            cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
-        expect(banner).to_have_count(0, timeout=15_000)
-        newest = page.get_by_test_id("stDataFrame").first.locator("table tbody tr").first
-        expect(newest.locator("td").nth(0)).to_have_text(str(run_id))
-        expect(newest.locator("td").nth(1)).to_have_text("succeeded")
-        browser.close()
+
+def test_data_team_follows_a_command_line_run_on_the_data_pipeline_page(app_url, database_url, page):
+    page.goto(f"{app_url}/data_pipeline")
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=30_000)
+    # A run starts from the command line after the page was drawn; nobody touches the page from here on.
+    with command_line_run_in_progress(database_url) as (holder, run_id):
+        _follow_the_run(page, holder, run_id)
+
+
+def _follow_the_run(page, holder, run_id: int) -> None:
+    """What the page and its sidebar show while the run goes on (the run's stage moved by hand), and after."""
+    started = f"Run {run_id}, started from the command line"
+    banner = page.get_by_test_id("stMain").get_by_test_id("stAlert").filter(has_text=started)
+    notice = page.get_by_test_id("stSidebar").get_by_test_id("stAlert").filter(has_text=started)
+    rerun_button = page.get_by_test_id("stSidebar").get_by_role("button", name="Rerun ELT")
+    expect(banner).to_contain_text("is in its extract stage after", timeout=15_000)
+    expect(notice).to_contain_text("is in its extract stage after")
+    expect(rerun_button).to_be_disabled()
+    # The run moves on: the page and the sidebar follow without being reloaded.
+    with holder.cursor() as cur:
+        cur.execute("update meta.elt_runs set current_stage = 'load' where run_id = %s", (run_id,))
+    expect(banner).to_contain_text("is in its load stage after", timeout=15_000)
+    expect(notice).to_contain_text("is in its load stage after", timeout=15_000)
+    # The run ends: banner and notice go, the history shows how it ended (not as killed), reruns are possible.
+    with holder.cursor() as cur:
+        cur.execute("update meta.elt_runs set status = 'succeeded', finished_at = now(), current_stage = null "
+                    "where run_id = %s", (run_id,))
+        cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK_KEY,))
+    expect(banner).to_have_count(0, timeout=15_000)
+    expect(notice).to_have_count(0)
+    expect(rerun_button).to_be_enabled()
+    newest = page.get_by_test_id("stDataFrame").first.locator("table tbody tr").first
+    expect(newest.locator("td").nth(0)).to_have_text(str(run_id))
+    expect(newest.locator("td").nth(1)).to_have_text("succeeded")

@@ -16,6 +16,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from elt import db, embedded_pg, pipeline
+from elt.config import PROJECT_ROOT
 from elt.errors import DatabaseFailed
 from tests.conftest import TEST_DATA_DIR, fresh_database
 from tests.harness import (
@@ -41,6 +42,7 @@ from tests.harness import (
 )
 
 QUIET = {"report": lambda line: None}
+BACKGROUND_LOOK = str(PROJECT_ROOT / "tests" / "apps" / "background_look.py")
 RUN_TIMEOUT = 240
 INTERRUPTED = "the process ended before the run finished (killed or crashed)"
 NOTHING_PUBLISHED = "; nothing was published, the previous data is still served"
@@ -134,7 +136,8 @@ def test_unreachable_database_when_the_run_starts(own_server, own_settings, spar
 
 @pytest.mark.reliability(
     "Faults", "embedded database stopped under the running dashboard (`make pg_stop`)",
-    "the next page view starts the embedded server again and shows the data: no traceback, no alert",
+    "an open page's background look for runs leaves it stopped; the next page view starts the embedded server again "
+    "and shows the data: no traceback, no alert",
 )
 def test_dashboard_starts_the_stopped_embedded_database_again(base_settings, spark, monkeypatch, tmp_path):
     data_dir = TEST_DATA_DIR / f"app-{uuid.uuid4().hex[:8]}"
@@ -146,6 +149,9 @@ def test_dashboard_starts_the_stopped_embedded_database_again(base_settings, spa
         assert at.metric[0].label == "Customers" and at.metric[0].value == str(APP_VIEW["customers"])
 
         embedded_pg.stop(data_dir)  # what `make pg_stop` does
+        look = app_test(None, monkeypatch, script=BACKGROUND_LOOK, fresh=False, ELT_DATA_DIR=str(data_dir))
+        assert not look.exception and not look.error
+        assert not embedded_pg.is_running(data_dir)  # stopped on purpose: nobody asked for a page
         at.run()  # the next page view starts it again and shows the data
         assert not at.exception, at.exception
         assert not at.error, [error.value for error in at.error]
