@@ -51,7 +51,9 @@ def app_url(settings, spark, database_url, tmp_path):
     """The real app served on localhost over a database with the app fixture published."""
     pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url}
+    # Rerun ELT reads ELT_INPUT: the small fixture, with its rejects allowed.
+    env = {**os.environ, "DATABASE_URL": database_url, "ELT_INPUT": str(FIXTURES / "orders_small.csv"),
+           "ELT_MAX_REJECT_SHARE": "0.5"}
     env.pop("ELT_ADMIN_PASSWORD", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -143,6 +145,24 @@ def test_an_open_page_shows_the_data_a_command_line_run_publishes(app_url, setti
     expect(page.get_by_test_id("stSidebar")).to_contain_text("Data from run 2", timeout=15_000)
     expect(purchases).to_have_text("9")  # orders_small.csv: nine purchases
     expect(page.get_by_test_id("stMain")).to_contain_text("orders_small.csv")
+
+
+def test_data_team_reruns_the_elt_from_the_sidebar(app_url, page):
+    page.goto(app_url)
+    purchases = page.get_by_test_id("stMetric").filter(has_text="Purchases").get_by_test_id("stMetricValue")
+    expect(purchases).to_have_text("6", timeout=30_000)  # orders_app.csv: six purchases
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Rerun ELT").click()
+    # While the run goes on: a status with a spinner, named after the run's stage and its seconds so far.
+    status = sidebar.get_by_test_id("stExpander").locator("summary")
+    expect(status).to_contain_text(re.compile(r"Running the ELT · [a-z]+ · \d+ s"), timeout=15_000)
+    expect(sidebar.get_by_test_id("stExpanderIconSpinner")).to_have_count(1)
+    # Then every page shows the new data, and the sidebar says how the run went.
+    expect(sidebar).to_contain_text("Data from run 2", timeout=180_000)
+    expect(sidebar.get_by_test_id("stAlert")).to_contain_text("Run 2 succeeded")
+    expect(purchases).to_have_text("9")  # orders_small.csv: nine purchases
+    expect(sidebar.get_by_role("button", name="Rerun ELT")).to_be_enabled()
+    assert page.get_by_test_id("stException").count() == 0
 
 
 def test_data_team_follows_a_command_line_run_on_the_data_pipeline_page(app_url, database_url, page):
