@@ -34,6 +34,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 MISSING_TABLE = "42P01"
 MISSING_SCHEMA = "3F000"
 PUBLISHED_RUN = "select run_id from mrt.publication"
+REJECTS_SHOWN = 200
+REJECTS_ORDER = "reject_reason, order_id"
 
 
 class Unavailable(Exception):
@@ -309,11 +311,26 @@ def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons
     formula are neutralised; numbers and dates are left as they are.
     """
     export, params = audience_export_sql(slug, audience, time_zone, semicolons)
-    delimiter = ";" if semicolons else ","
+    return _csv(export, params, ";" if semicolons else ",")
+
+
+def rejects_csv() -> bytes:
+    """Every row the published run rejected, with its reasons, as a CSV file for spreadsheets (as `audience_csv`:
+    the records are the input's own text, so formula-looking cells are neutralised too)."""
+    export = (
+        f"select {_neutralised('order_id')} as order_id, {_neutralised('reject_reason')} as reject_reason, "
+        f"{_neutralised('raw_record')} as raw_record, {_neutralised('source_file')} as source_file "
+        f"from raw.orders_rejected order by {REJECTS_ORDER}"
+    )
+    return _csv(export, {"formula_start": FORMULA_START}, ",")
+
+
+def _csv(select: str, params: dict, delimiter: str) -> bytes:
+    """A query's rows as CSV: UTF-8 with a BOM (for Excel), a header, streamed by COPY."""
     raw = engine().raw_connection()
     try:
         with raw.cursor() as cur:
-            bound = cur.mogrify(export, params).decode()
+            bound = cur.mogrify(select, params).decode()
             buffer = io.BytesIO()
             buffer.write(UTF8_BOM)
             cur.copy_expert(f"copy ({bound}) to stdout with (format csv, header, delimiter '{delimiter}')", buffer)
@@ -345,12 +362,29 @@ def run_history(limit: int = 50) -> pd.DataFrame | None:
 
 
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
-def latest_rejects(version: int, limit: int = 200) -> pd.DataFrame:
-    """Rejected rows of the published run, with their reasons."""
+def latest_rejects(version: int, limit: int = REJECTS_SHOWN) -> pd.DataFrame:
+    """The first `limit` rejected rows of the published run, with their reasons."""
     return _fetch(
         "select order_id, reject_reason, raw_record, source_file from raw.orders_rejected "
-        "order by reject_reason, order_id limit %(limit)s",
+        f"order by {REJECTS_ORDER} limit %(limit)s",
         {"limit": limit},
+        version=version,
+    )
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def reject_count(version: int) -> int:
+    """How many rows the published run rejected."""
+    return int(_fetch("select count(*) from raw.orders_rejected", version=version).iloc[0, 0])
+
+
+@st.cache_data(ttl=DATA_TTL, show_spinner=False)
+def reject_reasons(version: int) -> pd.DataFrame:
+    """How many of the published run's rejected rows each rule rejected (a row may break several: "rule: detail; …")."""
+    return _fetch(
+        "select substring(reason from '^[^:]+') as reason, count(*) as rows "
+        "from raw.orders_rejected, unnest(string_to_array(reject_reason, '; ')) as reason "
+        "group by 1 order by 2 desc, 1",
         version=version,
     )
 

@@ -80,12 +80,21 @@ except data.Unavailable:
 
 st.subheader("Rejected rows of the published run")
 publication = frame.require_data()
-rejects = data.latest_rejects(publication.run_id)
-if rejects.empty:
+total = data.reject_count(publication.run_id)
+if not total:
     st.success("The published run rejected no rows.")
 else:
-    reasons = rejects.reject_reason.str.split("; ").explode().str.extract(r"^([^:]+)", expand=False).value_counts()
-    st.dataframe(pd.DataFrame({"reason": reasons.index, "rows": reasons.values}), hide_index=True)
+    st.dataframe(
+        data.reject_reasons(publication.run_id),
+        column_config={
+            "reason": st.column_config.TextColumn("Rule"),
+            "rows": st.column_config.NumberColumn("Rows", format=formats.COUNT_COLUMN),
+        },
+        hide_index=True,
+    )
+    rejects = data.latest_rejects(publication.run_id)
+    shown = f"All {total:,}" if total == len(rejects) else f"The first {len(rejects):,} of {total:,}"
+    st.caption(f"{shown} rejected rows, by reason and order id. The download has every one.")
     st.dataframe(
         rejects,
         column_config={
@@ -96,4 +105,13 @@ else:
         },
         hide_index=True,
         width="stretch",
+    )
+    today = formats.today(publication.business_time_zone)
+    st.download_button(
+        f"Download {total:,} rejected rows as CSV",
+        data=data.rejects_csv,
+        file_name=f"rejected_rows_run_{publication.run_id}_{today.isoformat()}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
     )

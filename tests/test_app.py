@@ -186,6 +186,36 @@ def test_data_pipeline_page_lists_runs(published, monkeypatch):
     assert any("rejected no rows" in success.value for success in at.success)
 
 
+def test_data_pipeline_page_counts_every_reject_and_its_download_has_them_all(published, monkeypatch, settings, spark,
+                                                                             tmp_path):
+    header = "order_id,ordered_at,customer_id,email,first_name,last_name,country,product_category,quantity,unit_price,status,marketing_opt_in"
+    good = [f"G{i},2024-02-1{i}T10:00:00Z,C{i},c{i}@example.com,Ann,Smit,NL,flowers,1,10.00,completed,true" for i in range(10)]
+    bad = [f"B{i:03},2024-02-10T10:00:00Z,D{i},d{i}@example.com,Bob,Smit,NL,flowers,many,10.00,completed,true" for i in range(205)]
+    formula = "=X1,2024-02-10T10:00:00Z,D9,d9@example.com,Bob,Smit,NL,flowers,lots,10.00,shipped,true"
+    path = tmp_path / "orders_many_rejects.csv"
+    path.write_text("\n".join([header, *good, *bad, formula]) + "\n")
+    pipeline.run(replace(settings, max_reject_share=0.99), str(path), report=lambda line: None, spark=spark)
+
+    at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+    _, reasons, shown = at.dataframe  # the run history, then the rejects by reason, then the rejected rows
+    # Over all 206 rejected rows, not only the 200 shown: every B row and =X1 break the quantity rule, =X1 the status.
+    assert list(zip(reasons.value.reason, reasons.value.rows)) == [
+        ("quantity is not a whole number", 206), ("status is not completed, cancelled or refunded", 1),
+    ]
+    assert len(shown.value) == 200
+    assert any(caption.value.startswith("The first 200 of 206 rejected rows") for caption in at.caption)
+    assert at.get("download_button")[0].label == "Download 206 rejected rows as CSV"
+
+    monkeypatch.setenv("DATABASE_URL", published)
+    rows = _rows(data.rejects_csv())
+    assert rows[0] == ["order_id", "reject_reason", "raw_record", "source_file"]
+    by_id = {row[0]: row for row in rows[1:]}
+    assert len(rows) == 207 and set(by_id) == {f"B{i:03}" for i in range(205)} | {"'=X1"}
+    assert by_id["B007"][1:3] == ["quantity is not a whole number: 'many'", bad[7]]
+    assert by_id["'=X1"][2] == "'" + formula  # the record as read, neutralised for spreadsheets
+    assert by_id["B007"][3].endswith("orders_many_rejects.csv")
+
+
 def test_data_pipeline_page_names_the_stage_of_a_run_in_progress_and_marks_a_dead_one(published, monkeypatch):
     with command_line_run_in_progress(published, seconds_ago=42) as (_, run_id):
         at = _app(published, monkeypatch, page="pages/data_pipeline.py")
