@@ -159,8 +159,8 @@ def _watch_for_runs(shown_run: int | None) -> None:
     """Draws nothing. Every few seconds, notices a run started elsewhere (from the command line, another server) or
     data published since the page was drawn, and then draws the whole app again: the sidebar follows the run, the
     pages show the new data. An embedded database stopped on purpose is left stopped (a page view starts it)."""
-    if data.embedded_stopped():
-        return
+    if data.embedded_stopped() or rerun.current_job():
+        return  # a run this session started has its own status, which an app-wide rerun would draw without spinner
     try:
         if data.run_in_progress_since() is not None:
             st.rerun()
