@@ -411,14 +411,14 @@ class RunInProgress:
     triggered_by: str | None = None
 
 
-def run_in_progress_since() -> str | None:
-    """When the run holding the run lock started, or None (read fresh, from the database's lock table)."""
-    return _ask_lock(lock.holder_since)
+def run_is_in_progress() -> bool:
+    """Whether a run holds the run lock (read fresh, from the database's lock table)."""
+    return _lock_holder_started_at() is not None
 
 
 def run_in_progress() -> RunInProgress | None:
     """The run holding the run lock with its row in the run log (the newest still 'running'), or None; read fresh."""
-    since = _ask_lock(lock.holder_started_at)
+    since = _lock_holder_started_at()
     if since is None:
         return None
     rows = _fetch_or_empty(
@@ -433,14 +433,14 @@ def run_in_progress() -> RunInProgress | None:
     )
 
 
-def _ask_lock(question):
-    """Ask the lock table a question (`lock.holder_*`) on a connection of the pool."""
+def _lock_holder_started_at() -> datetime | None:
+    """When the connection holding the run lock started (a connection of the pool asks), or None."""
     try:
         raw = engine().raw_connection()
     except (sa.exc.OperationalError, psycopg2.OperationalError) as exc:  # a raw connection's error comes unwrapped
         raise _unreachable(exc) from None
     try:
-        return question(raw.driver_connection)
+        return lock.holder_started_at(raw.driver_connection)
     finally:
         raw.close()
 

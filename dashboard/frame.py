@@ -78,14 +78,14 @@ def sidebar() -> None:
     with st.sidebar:
         try:
             publication = data.publication()
-            since = data.run_in_progress_since()
+            busy = data.run_is_in_progress()
         except data.Unavailable as exc:
             st.error(sentence(str(exc)))
             return
         if publication:
             st.caption(f"Data from run {publication.run_id}, published {age(publication.published_at)}.")
         st.subheader("Data pipeline")
-        _rerun_section(since, publication.run_id if publication else None)
+        _rerun_section(busy, publication.run_id if publication else None)
 
 
 def _is_admin() -> bool:
@@ -107,13 +107,14 @@ def _unlock_form() -> None:
                 st.rerun()
 
 
-def _rerun_section(since: str | None, shown_run: int | None) -> None:
-    """The Rerun ELT button, its access rule, and live progress of a run (`shown_run`: the published run shown)."""
+def _rerun_section(busy: bool, shown_run: int | None) -> None:
+    """The Rerun ELT button, its access rule, and live progress of a run (`busy`: a run holds the run lock;
+    `shown_run`: the published run shown)."""
     job = rerun.current_job()
     if job:
         _follow(job)
         return
-    if since:
+    if busy:
         _follow_other_run()
     else:
         _watch_for_runs(shown_run)
@@ -122,8 +123,8 @@ def _rerun_section(since: str | None, shown_run: int | None) -> None:
         _unlock_form()
     elif not admin:
         st.caption("Reruns are for the data team: set `ELT_ADMIN_PASSWORD` to allow them on this server.")
-    clicked = st.button("Rerun ELT", disabled=not admin or since is not None, help="Run the pipeline on the latest export.")
-    if clicked and _is_admin() and data.run_in_progress_since() is None:  # checked again on the server
+    clicked = st.button("Rerun ELT", disabled=not admin or busy, help="Run the pipeline on the latest export.")
+    if clicked and _is_admin() and not data.run_is_in_progress():  # checked again on the server
         st.session_state.pop("elt_outcome", None)
         _follow(rerun.start(data.environment_input(), data.database_url()))
         return
@@ -162,7 +163,7 @@ def _watch_for_runs(shown_run: int | None) -> None:
     if data.embedded_stopped() or rerun.current_job():
         return  # a run this session started has its own status, which an app-wide rerun would draw without spinner
     try:
-        if data.run_in_progress_since() is not None:
+        if data.run_is_in_progress():
             st.rerun()
         publication = data.publication()
     except data.Unavailable:

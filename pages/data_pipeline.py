@@ -71,7 +71,7 @@ def _table(runs: pd.DataFrame) -> None:
 
 
 try:
-    in_progress = data.run_in_progress_since() is not None
+    in_progress = data.run_is_in_progress()
 except data.Unavailable:
     in_progress = False  # the history says what is wrong
 # Only while a run is in progress does the history redraw itself (a fragment); st.stop() in it, on the page's own
