@@ -328,6 +328,48 @@ def test_a_stray_quote_costs_one_row_when_every_line_balances_its_quotes(spark: 
     assert rows["E-5"]["reject_reason"] is None
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_rows_after_a_stray_quote_in_a_multi_line_file_are_read_line_by_line(
+    spark: SparkSession, tmp_path: Path, newline: str
+) -> None:
+    # A quoted line break makes the file one that is read multi-line; there the quote the last name opens runs on
+    # through the lines below it (no quote closes it), which the reader must not lose as one record.
+    spanning = GOOD_LINE.replace("E-1", "E-7").replace("de Vries", '"de\nVries"')
+    stray = 'E-2,2024-02-14T19:22:05Z,C-2,bob@example.nl,A"n,"n,NL,books,1,1.50,completed,true'
+    plain = GOOD_LINE.replace("E-1", "E-3")
+    lines = [GOOD_LINE, spanning, stray, plain, "", LONG_LINE, LAST_LINE]
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
+
+    assert inspect_input(path) is True
+    rows = _validated(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-2", "E-3", "E-4", "E-5", "E-7"]
+    assert {order_id: rows[order_id]["reject_reason"] for order_id in ("E-1", "E-3", "E-5", "E-7")} == dict.fromkeys(
+        ("E-1", "E-3", "E-5", "E-7")
+    )
+    assert rows["E-7"]["last_name"] == "de\nVries"
+    assert (rows["E-3"]["raw_record"], rows["E-5"]["quantity"]) == (plain, 4)
+    assert [(rows[order_id]["raw_record"], rows[order_id]["reject_reason"][:16]) for order_id in ("E-2", "E-4")] == [
+        (stray, "malformed record"),
+        (LONG_LINE, "malformed record"),
+    ]
+
+
+def test_a_malformed_record_over_lines_none_of_which_is_a_record_stays_one_record(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # A quoted line break in a row with a field too many: neither of its lines is a record by itself.
+    broken = LONG_LINE.replace("toys", '"garden\ntools"')
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), GOOD_LINE, broken, LAST_LINE])
+
+    rows = _validated(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-4", "E-5"]
+    assert rows["E-4"]["raw_record"] == broken
+    assert rows["E-4"]["reject_reason"].startswith("malformed record")
+    assert (rows["E-1"]["reject_reason"], rows["E-5"]["reject_reason"]) == (None, None)
+
+
 @pytest.mark.parametrize("quote", [False, True], ids=["unquoted", "quoted"])
 @pytest.mark.parametrize("bom", [False, True], ids=["plain", "bom"])
 def test_file_split_over_many_tasks_reads_every_row_once(

@@ -424,6 +424,32 @@ def test_stray_quote_costs_only_its_own_row(settings: Settings, spark, database_
     assert query(database_url, "select count(*) from raw.orders") == [(41,)]
 
 
+@hostile('a stray quote in an unquoted field (first_name A"n, then a quote never closed on its line) in a file '
+         "that also holds a quoted line break (so it is read multi-line)",
+         "quarantined: malformed record, that row only; the rows its quote would swallow are published as written")
+def test_stray_quote_in_a_multi_line_file_costs_only_its_own_row(
+    settings: Settings, spark, database_url: str, tmp_path: Path
+) -> None:
+    spanning = order_line("M-newline", product_category='"garden\ntools"')
+    stray = order_line("M-stray", first_name='A"n', last_name='"n')
+    after = order_line("M-after", last_name='"de Vries, Jr"')
+    lines = [*good_lines(20, "M"), spanning, stray, *good_lines(5, "N"), after, *good_lines(20, "T")]
+    path = write(tmp_path / "orders.csv", csv_text(lines))
+
+    pipeline.run(settings, path, spark=spark, **QUIET)
+
+    assert query(database_url, "select order_id, raw_record, reject_reason from raw.orders_rejected") == [
+        ("M-stray", stray, MALFORMED)
+    ]
+    assert query(database_url, "select product_category from raw.orders where order_id = 'M-newline'") == [
+        ("garden\ntools",)
+    ]
+    assert query(database_url, "select last_name from raw.orders where order_id = 'M-after'") == [("de Vries, Jr",)]
+    assert query(database_url, "select count(*) from raw.orders where order_id like 'N-%'") == [(5,)]
+    assert query(database_url, "select count(*) from raw.orders") == [(47,)]
+    assert query(database_url, LAST_RUN) == [("succeeded", None)]
+
+
 # --- The rejected share: at or under the limit (5 %) the run publishes; over it, nothing is published. ---
 
 def _with_bad_quantities(directory: Path, bad: int) -> str:
