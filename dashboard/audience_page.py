@@ -89,7 +89,7 @@ def _preview(publication: data.Publication, slug: str, audience: AudienceFilter,
         page = int(st.number_input(f"Preview page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key="page"))
     rows = data.audience_preview(publication.run_id, slug, audience, page, publication.business_time_zone)
     rows[OPTIONAL_TEXT_COLUMNS] = rows[OPTIONAL_TEXT_COLUMNS].fillna("")
-    st.dataframe(rows, column_config=PREVIEW_COLUMNS, hide_index=True, width="stretch")
+    st.dataframe(rows, column_config=PREVIEW_COLUMNS, hide_index=True, placeholder=formats.MISSING, width="stretch")
     first = (page - 1) * data.PREVIEW_PAGE_SIZE + 1
     st.caption(f"Showing {first:,}–{first + len(rows) - 1:,} of {size:,}, highest revenue first. The download has all of them.")
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 COUNT_COLUMN = "%,d"
 EURO_COLUMN = "€ %,.2f"
+MISSING = "—"  # what a table shows for a value that is not there (Streamlit's default is the word "None")
 
 
 def count(value) -> str:

@@ -66,6 +66,7 @@ def _table(runs: pd.DataFrame) -> None:
             "input_path": st.column_config.TextColumn("Input"),
         },
         hide_index=True,
+        placeholder=formats.MISSING,
         width="stretch",
     )
 
@@ -91,6 +92,7 @@ else:
             "rows": st.column_config.NumberColumn("Rows", format=formats.COUNT_COLUMN),
         },
         hide_index=True,
+        placeholder=formats.MISSING,
     )
     rejects = data.latest_rejects(publication.run_id)
     shown = f"All {total:,}" if total == len(rejects) else f"The first {len(rejects):,} of {total:,}"
@@ -104,6 +106,7 @@ else:
             "source_file": "File",
         },
         hide_index=True,
+        placeholder=formats.MISSING,
         width="stretch",
     )
     today = formats.today(publication.business_time_zone)

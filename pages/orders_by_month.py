@@ -68,7 +68,7 @@ with measure_column:
 with view_column:
     view = _choose_view()
 st.altair_chart(CHART_BUILDERS[view](months, measure), width="stretch")
-st.dataframe(months[EXPORT_COLUMNS], column_config=TABLE_COLUMNS, hide_index=True, width="stretch")
+st.dataframe(months[EXPORT_COLUMNS], column_config=TABLE_COLUMNS, hide_index=True, placeholder=formats.MISSING, width="stretch")
 st.download_button(
     "Download table as CSV",
     data=_csv(months),

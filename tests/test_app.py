@@ -225,6 +225,9 @@ def test_data_pipeline_page_names_the_stage_of_a_run_in_progress_and_marks_a_dea
         runs = at.dataframe[0].value
         assert list(runs.status) == ["running", "succeeded"]
         assert 42 <= runs.seconds[0] < 50  # so far
+        # Its counts are not known yet: the table shows a dash for them, not the word "None".
+        assert runs[["rows_read", "rows_loaded", "rows_rejected"]].iloc[0].isna().all()
+        assert at.dataframe[0].proto.placeholder == "—"
     # Its process is gone (the lock with it) and the log still says running: killed, no banner.
     at = _app(published, monkeypatch, page="pages/data_pipeline.py")
     assert not at.info
@@ -255,6 +258,18 @@ def test_every_table_writes_counts_and_euros_alike_in_any_browser_locale(publish
     }
     for page, formats in expected.items():
         assert _number_formats(_app(published, monkeypatch, page=page)) == formats, page
+
+
+def test_every_table_shows_a_missing_value_as_a_dash(published, monkeypatch, settings, spark, tmp_path):
+    # A file with a rejected row, so the Data pipeline page draws all three of its tables.
+    bad = "X1,2024-02-10T10:00:00Z,K9,k9@example.nl,Ann,Smit,NL,flowers,two,10.00,completed,true"
+    (tmp_path / "orders.csv").write_text((FIXTURES / "orders_app.csv").read_text() + bad + "\n")
+    pipeline.run(replace(settings, max_reject_share=0.99), str(tmp_path / "orders.csv"), report=lambda line: None, spark=spark)
+    tables = {page: 1 for page in ("pages/february.py", "pages/december.py", "pages/orders_by_month.py")}
+    tables["pages/data_pipeline.py"] = 3
+    for page, count in tables.items():
+        at = _app(published, monkeypatch, page=page)
+        assert [table.proto.placeholder for table in at.dataframe] == ["—"] * count, page
 
 
 def test_empty_database_explains_what_to_do(database_url, monkeypatch):
