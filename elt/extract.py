@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import operator
 import sys
+from functools import reduce
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,6 +24,8 @@ MALFORMED_RECORD = "malformed_record"
 BLANK_LINE = r"^\s*$"  # Java's \s: space, tab, LF, VT, FF, CR
 SOURCE_FILE = "source_file"
 LINE = "_line"
+LINE_POSITION = "_line_position"
+LINE_COUNT = "_line_count"
 PARSED_LINE = "_parsed_line"
 LINE_BREAK = r"\r?\n"
 # RFC 4180: fields may hold commas, quotes (doubled) and line breaks.
@@ -34,6 +38,13 @@ CSV_OPTIONS = {
     "columnNameOfCorruptRecord": CORRUPT_COLUMN,
 }
 
+# Rebuilding a record keeps the fields' surrounding spaces (Spark's CSV writer trims them by default).
+REBUILD_OPTIONS = {
+    "quote": '"',
+    "escape": '"',
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
 # How one line of a record that swallowed others is read: as Spark's line reader reads a line.
 LINE_OPTIONS = {"quote": '"', "escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}
 
@@ -363,16 +374,21 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
 
 
 def split_swallowed_rows(text_df: DataFrame, names: list[str]) -> DataFrame:
-    """Read a malformed record that spans lines line by line when a line of it is a whole record by itself.
+    """Read a record that spans lines line by line when a line of it is a whole record by itself.
 
-    A stray quote in an unquoted field (`A"n,"n`) of a file read multi-line opens a quoted field that runs on to
-    the next quote in the file, maybe its end: every row in between would be one malformed record. Such a record is
-    taken apart into its lines, each read as the line reader would (a whole record, or malformed by itself), so
-    the rows it swallowed are checked and kept like any other. A malformed record none of whose lines is whole by
-    itself (a quoted line break in a row with a field too many) stays one record. `names`: the contract's names of
-    the fields in the file's order. A transform without I/O. Only a malformed record's lines are parsed again,
-    but every row passes through the split: a multi-line file of 1M orders took 20.0-21.0 s to extract against
-    18.5-19.4 s without it (fresh processes, alternating); files read line by line do not take this path.
+    A stray quote in a file read multi-line (`A"n,"n`, or `"Ann` opening a field) opens a quoted field that runs
+    on to the next quote in the file, maybe its end: every row in between would be part of one record, malformed
+    or with one very long field. Such a record is taken apart into its lines, each read as the line reader would
+    (a whole record, or malformed by itself), so the rows it swallowed are checked and kept like any other. A
+    record that spans lines none of which is a whole record by itself (a quoted line break, in a good row or in a
+    row with a field too many) stays one record.
+    A malformed record's lines are those of the record as read. A record Spark could split into its fields has no
+    text as read: its lines are those of the record rebuilt from its fields, whose inner lines are the file's
+    (they lie inside the one quoted field), while its first and last line, where the stray quote opened and
+    closed that field, are not: those two are quarantined as malformed, with their rebuilt text.
+    `names`: the contract's names of the fields in the file's order. A transform without I/O. Every row of a
+    multi-line read passes through this: a multi-line file of 1M orders took a median 22.3 s to extract against
+    20.5 s without it (seven fresh processes each, alternating); files read line by line do not take this path.
     """
     positions = [f"f{index}" for index in range(len(names))]
     ddl = ", ".join(f"{name} STRING" for name in [*positions, CORRUPT_COLUMN])
@@ -383,17 +399,25 @@ def split_swallowed_rows(text_df: DataFrame, names: list[str]) -> DataFrame:
     def whole(line: Column) -> Column:
         return ~line.rlike(BLANK_LINE) & parsed(line)[CORRUPT_COLUMN].isNull()
 
-    record = F.col(MALFORMED_RECORD)
+    fields = [F.col(name) for name in names]
+    as_read = F.col(MALFORMED_RECORD)
+    has_line_break = reduce(operator.or_, [field.contains("\n") for field in fields])
+    rebuilt = F.when(as_read.isNull() & has_line_break, F.to_csv(F.struct(*fields), REBUILD_OPTIONS))
+    record = F.coalesce(as_read, rebuilt)
     lines = F.split(record, LINE_BREAK)
-    swallowing = record.contains("\n") & F.exists(lines, whole)
-    line = F.col(LINE)
+    inner_lines = F.slice(lines, F.lit(2), F.greatest(F.size(lines) - 2, F.lit(0)))
+    swallowing = record.contains("\n") & F.exists(F.when(as_read.isNull(), inner_lines).otherwise(lines), whole)
+    line, line_position = F.col(LINE), F.col(LINE_POSITION)
     by_line_df = (
-        text_df.select("*", F.explode_outer(F.when(swallowing, lines)).alias(LINE))
+        text_df.select(
+            "*", F.size(lines).alias(LINE_COUNT), F.posexplode_outer(F.when(swallowing, lines)).alias(LINE_POSITION, LINE)
+        )
         .where(line.isNull() | ~line.rlike(BLANK_LINE))
         .select("*", F.when(line.isNotNull(), parsed(line)).alias(PARSED_LINE))
     )
+    rebuilt_edge = as_read.isNull() & ((line_position == 0) | (line_position == F.col(LINE_COUNT) - 1))
     from_line = {name: F.col(PARSED_LINE)[position] for name, position in zip(names, positions)}
-    from_line[MALFORMED_RECORD] = F.col(PARSED_LINE)[CORRUPT_COLUMN]
+    from_line[MALFORMED_RECORD] = F.when(rebuilt_edge, line).otherwise(F.col(PARSED_LINE)[CORRUPT_COLUMN])
     return by_line_df.select(
         *[F.when(line.isNull(), F.col(name)).otherwise(from_line[name]).alias(name) for name in [*names, MALFORMED_RECORD]],
         F.col(SOURCE_FILE),

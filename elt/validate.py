@@ -23,7 +23,7 @@ from elt.contract import (
     REQUIRED,
     STATUSES,
 )
-from elt.extract import MALFORMED_RECORD, SOURCE_FILE
+from elt.extract import MALFORMED_RECORD, REBUILD_OPTIONS, SOURCE_FILE
 
 RAW_RECORD = "raw_record"
 REJECT_REASON = "reject_reason"
@@ -37,13 +37,6 @@ ORDER_KEY = "order_key"
 # What counts as surrounding whitespace: the characters of Java's \s (space, tab, line feed, vertical tab, form
 # feed, carriage return). Trimming a set of characters is much cheaper than a regular expression.
 WHITESPACE = " \t\n\u000b\f\r"
-# Rebuilding a record keeps the fields' surrounding spaces (Spark's CSV writer trims them by default).
-REBUILD_OPTIONS = {
-    "quote": '"',
-    "escape": '"',
-    "ignoreLeadingWhiteSpace": "false",
-    "ignoreTrailingWhiteSpace": "false",
-}
 
 ISO_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
 BASIC_OFFSET = r"([+-]\d{2})(\d{2})$"

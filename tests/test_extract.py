@@ -355,6 +355,32 @@ def test_rows_after_a_stray_quote_in_a_multi_line_file_are_read_line_by_line(
     ]
 
 
+def test_rows_a_stray_opening_quote_swallows_into_one_field_are_read_line_by_line(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # "Bob opens a quoted field that the next quote closes, three lines on: Spark may read that as one record of
+    # 12 fields (no malformed record) whose first name holds the lines in between.
+    spanning = GOOD_LINE.replace("E-1", "E-7").replace("de Vries", '"de\nVries"')
+    opening = 'E-2,2024-02-14T19:22:05Z,C-2,bob@example.nl,"Bob,Smit,NL,books,1,1.50,completed,true'
+    inner = [GOOD_LINE.replace("E-1", "E-3"), GOOD_LINE.replace("E-1", "E-8")]
+    closing = 'E-9,2024-02-14T19:22:05Z,C-9,cy@example.nl,"Cy,Smit,NL,books,1,1.50,completed,true'
+    lines = [GOOD_LINE, spanning, opening, *inner, closing, LAST_LINE]
+    path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines])
+
+    assert inspect_input(path) is True
+    rows = _validated(spark, path)
+
+    assert sorted(rows) == ["E-1", "E-2", "E-3", "E-5", "E-7", "E-8", "E-9"]
+    assert [(rows[order_id]["raw_record"], rows[order_id]["reject_reason"]) for order_id in ("E-3", "E-8")] == [
+        (inner[0], None), (inner[1], None),
+    ]
+    assert (rows["E-7"]["last_name"], rows["E-1"]["reject_reason"], rows["E-5"]["reject_reason"]) == ("de\nVries", None, None)
+    # Where the quote opened and closed the field: quarantined (as the line reader would), each its own row.
+    for order_id in ("E-2", "E-9"):
+        assert rows[order_id]["reject_reason"].startswith("malformed record"), order_id
+        assert "\n" not in rows[order_id]["raw_record"], order_id
+
+
 def test_a_malformed_record_over_lines_none_of_which_is_a_record_stays_one_record(
     spark: SparkSession, tmp_path: Path
 ) -> None:
