@@ -5,6 +5,7 @@ contract, not from the implementation.
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from elt.errors import InputError
 from elt.extract import check_input, inspect_input, read_header, read_orders, scan_input
 from elt.validate import rejected, validate
 from tests.conftest import CONTRACT_HEADER
+from tests.hostile_files import HEADER_LINE, good_lines, order_line
 
 HEADER = list(CONTRACT_HEADER)
 BOM = b"\xef\xbb\xbf"
@@ -379,6 +381,38 @@ def test_rows_a_stray_opening_quote_swallows_into_one_field_are_read_line_by_lin
     for order_id in ("E-2", "E-9"):
         assert rows[order_id]["reject_reason"].startswith("malformed record"), order_id
         assert "\n" not in rows[order_id]["raw_record"], order_id
+
+
+# Broken and odd fields of one order each (written as they appear in the file), for the random files below.
+STRAY_QUOTES = [
+    {"first_name": 'A"n', "last_name": '"n'}, {"first_name": '"Ann'}, {"email": 'a"b@x.nl'}, {"last_name": 'de "Vries'},
+    {"product_category": '"books', "quantity": '2"'}, {"last_name": '"de Vries, Jr"'}, {"country": 'N"L'},
+    {"first_name": '""'}, {"last_name": 'x""y'}, {"product_category": '"a\nb"'}, {"product_category": '"a\r\nb"'},
+    {"first_name": '"A\nB, C, D, E, F, G, H, I, J, K, L, M"'},
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_every_good_line_of_a_file_with_stray_quotes_is_kept(spark: SparkSession, tmp_path: Path, seed: int) -> None:
+    # Random files: 30 good lines with up to six orders of the forms above among them, maybe an empty line, LF or
+    # CRLF. Whatever the reader makes of the odd rows, each good line must come out accepted, exactly as written.
+    chance = random.Random(seed)
+    good = good_lines(30, f"G{seed}")
+    lines = list(good)
+    for number in range(chance.randint(1, 6)):
+        lines.insert(chance.randrange(len(lines)), order_line(f"S{seed}-{number}", **chance.choice(STRAY_QUOTES)))
+    if chance.random() < 0.3:
+        lines.insert(chance.randrange(len(lines)), "")
+    if sum(line.count('"') for line in lines) % 2:
+        lines.append(order_line(f"Q{seed}", last_name='"x'))  # an odd number of quotes fails the whole file
+    path = _write(tmp_path / "orders.csv", [HEADER_LINE, *lines], newline=chance.choice(["\n", "\r\n"]))
+
+    rows = _validated(spark, path)
+
+    assert {line.split(",")[0]: (rows.get(line.split(",")[0]) or {}).get("raw_record") for line in good} == {
+        line.split(",")[0]: line for line in good
+    }
+    assert all(rows[line.split(",")[0]]["reject_reason"] is None for line in good)
 
 
 def test_a_malformed_record_over_lines_none_of_which_is_a_record_stays_one_record(
