@@ -40,7 +40,7 @@ CSV_OPTIONS = {
 }
 
 # Rebuilding a record keeps the fields' surrounding spaces (Spark's CSV writer trims them by default).
-REBUILD_OPTIONS = {
+_REBUILD_OPTIONS = {
     "quote": '"',
     "escape": '"',
     "ignoreLeadingWhiteSpace": "false",
@@ -348,8 +348,8 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
     could not split it into the header's fields, and is null otherwise: a good row's record is rebuilt from its
     fields later (`validate`), after the rows are spread over the cores, because a multi-line CSV is read by one
     task and that rebuild would otherwise run there. With `multi_line` false (no record spans lines, see
-    `scan_input`) Spark splits the file over the cores instead; with it true, a malformed record that swallowed
-    whole rows is read again line by line (`split_swallowed_rows`). A line of nothing but whitespace is no record
+    `scan_input`) Spark splits the file over the cores instead; with it true, a record that swallowed whole rows
+    is read again line by line (`split_swallowed_rows`). A line of nothing but whitespace is no record
     with either reader (the line reader skips it; the multi-line reader would call it malformed).
     """
     schema = T.StructType(
@@ -410,6 +410,11 @@ def split_swallowed_rows(text_df: DataFrame, names: list[str]) -> DataFrame:
     )
 
 
+def rebuilt_record(fields: list[Column]) -> Column:
+    """A record as CSV text rebuilt from its fields (given in the file's order), surrounding spaces kept."""
+    return F.to_csv(F.struct(*fields), _REBUILD_OPTIONS)
+
+
 def _line_reader(field_count: int) -> Callable[[Column], Column]:
     """How one line is read by itself: a struct of its fields (f0, f1, ...) and the corrupt record (null when the
     line is a whole record)."""
@@ -424,7 +429,7 @@ def _lines_to_read(names: list[str], parsed: Callable[[Column], Column]) -> tupl
     fields = [F.col(name) for name in names]
     as_read = F.col(MALFORMED_RECORD)
     has_line_break = reduce(operator.or_, [field.contains("\n") for field in fields])
-    record = F.coalesce(as_read, F.when(has_line_break, F.to_csv(F.struct(*fields), REBUILD_OPTIONS)))
+    record = F.coalesce(as_read, F.when(has_line_break, rebuilt_record(fields)))
     lines = F.split(record, LINE_BREAK)
     inner_lines = F.slice(lines, F.lit(2), F.greatest(F.size(lines) - 2, F.lit(0)))
     candidates = F.when(as_read.isNull(), inner_lines).otherwise(lines)

@@ -23,7 +23,7 @@ from elt.contract import (
     REQUIRED,
     STATUSES,
 )
-from elt.extract import MALFORMED_RECORD, REBUILD_OPTIONS, SOURCE_FILE
+from elt.extract import MALFORMED_RECORD, SOURCE_FILE, rebuilt_record
 
 RAW_RECORD = "raw_record"
 REJECT_REASON = "reject_reason"
@@ -89,7 +89,7 @@ def _strip(spread_df: DataFrame) -> DataFrame:
     A well-formed row's record is rebuilt from its fields in the file's order (the columns' order).
     """
     in_file_order = [F.col(name) for name in spread_df.columns if name in COLUMNS]
-    rebuilt = F.to_csv(F.struct(*in_file_order), REBUILD_OPTIONS)
+    rebuilt = rebuilt_record(in_file_order)
     return spread_df.select(
         F.col(ORDER_KEY).alias("order_id"),
         *[_stripped(name).alias(name) for name in COLUMNS if name != "order_id"],
