@@ -159,7 +159,7 @@ def record(settings: Settings, lock_handed_over: bool = False) -> bool:
 
 def _record(settings: Settings, archive: ClassArchive) -> bool:
     """Run Spark's part of a run on the bundled sample under a recording JVM, stop it, check and install the file."""
-    from elt.extract import scan_input
+    from elt.input_file import scan_input
     from elt.pipeline import stage_orders
     from elt.spark import build_spark_session
 

@@ -18,15 +18,8 @@ from pyspark.sql import functions as F
 from elt import build, class_archive, db, runlog
 from elt.config import SAMPLE_PATH, Settings
 from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects, first_line
-from elt.extract import (
-    absolute_input,
-    check_input,
-    check_unchanged,
-    input_fingerprint,
-    read_header,
-    read_orders,
-    scan_input,
-)
+from elt.extract import read_header, read_orders
+from elt.input_file import absolute_input, check_input, check_unchanged, input_fingerprint, scan_input
 from elt.load import copy_files
 from elt.lock import run_lock
 from elt.progress import live_line, spark_stages

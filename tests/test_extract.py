@@ -13,7 +13,8 @@ import pytest
 from pyspark.sql import SparkSession
 
 from elt.errors import InputError
-from elt.extract import check_input, inspect_input, read_header, read_orders, scan_input
+from elt.extract import read_header, read_orders
+from elt.input_file import check_input, inspect_input, scan_input
 from elt.validate import rejected, validate
 from tests.conftest import CONTRACT_HEADER
 from tests.hostile_files import HEADER_LINE, good_lines, order_line
@@ -265,7 +266,7 @@ def test_a_record_may_span_lines_only_when_a_line_break_is_inside_quotes(
 ) -> None:
     lines, newline, spans = SPANNING[case]
     if chunk_bytes:  # lines, CRLFs and quote pairs cut across the scan's chunks
-        monkeypatch.setattr("elt.extract.SCAN_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr("elt.input_file.SCAN_CHUNK_BYTES", chunk_bytes)
     path = _write(tmp_path / "orders.csv", [",".join(HEADER), *lines], newline=newline)
 
     assert inspect_input(path) is spans
