@@ -1,6 +1,6 @@
 """How the dashboard writes numbers and dates, alike on every page and in every browser: counts with thousands
-separators, money in euros with cents ("€ 1,234.56"), durations a person reads at a glance, today's date in the
-business time zone.
+separators, money in euros with cents ("€ 1,234.56"), file sizes and durations a person reads at a glance, today's
+date in the business time zone.
 
 The tables take printf-style formats, not Streamlit's "localized" or "euro", which follow the reader's browser
 locale: a German browser would show "1.234,56 €" in one table beside "€ 1,234.56" in the metrics above it.
@@ -23,6 +23,23 @@ def count(value) -> str:
 def euro(amount) -> str:
     """An amount in euros with cents: € 1,234.56."""
     return f"€ {amount:,.2f}"
+
+
+def file_name(path: str) -> str:
+    """A file's (or folder's, or stored object's) name without its directory: what a page shows of a path."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def file_size(size: int) -> str:
+    """Bytes in decimal units, as file managers show them: 812 bytes, 35.3 kB, 117.7 MB, 1.2 GB."""
+    if size < 1000:
+        return f"{size:,}\u00a0byte{'' if size == 1 else 's'}"
+    scaled = float(size)
+    for unit in ("kB", "MB", "GB"):
+        scaled /= 1000
+        if scaled < 999.95:
+            return f"{scaled:.1f}\u00a0{unit}"  # a no-break space: never "2.9" at a line end and "MB" below
+    return f"{scaled / 1000:,.1f}\u00a0TB"
 
 
 def duration(seconds: float) -> str:

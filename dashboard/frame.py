@@ -85,7 +85,7 @@ def sidebar() -> None:
         if publication:
             st.caption(f"Data from run {publication.run_id}, published {age(publication.published_at)}.")
         st.subheader("Data pipeline")
-        _rerun_section(busy, publication.run_id if publication else None)
+        _rerun_section(busy, publication)
 
 
 def _is_admin() -> bool:
@@ -107,23 +107,32 @@ def _unlock_form() -> None:
                 st.rerun()
 
 
-def _rerun_section(busy: bool, shown_run: int | None) -> None:
-    """The Rerun ELT button, its access rule, and live progress of a run (`busy`: a run holds the run lock;
-    `shown_run`: the published run shown)."""
+def _rerun_section(busy: bool, publication: Publication | None) -> None:
+    """The Rerun ELT button, its access rule, the file a rerun would read, and live progress of a run (`busy`: a
+    run holds the run lock; `publication`: the published run shown)."""
     job = rerun.current_job()
     if job:
         _follow(job)
         return
+    admin = _is_admin()
+    # Only the data team, who can rerun, is told about the file (and its directory, when something is wrong).
+    upcoming = rerun.next_input(data.environment_input()) if admin and not busy else None
     if busy:
         _follow_other_run()
     else:
-        _watch_for_runs(shown_run)
-    admin = _is_admin()
+        _watch_for_runs(publication.run_id if publication else None, upcoming)
     if not admin and rerun.admin_secret():
         _unlock_form()
     elif not admin:
         st.caption("Reruns are for the data team: set `ELT_ADMIN_PASSWORD` to allow them on this server.")
-    clicked = st.button("Rerun ELT", disabled=not admin or busy, help="Run the pipeline on the latest export.")
+    if upcoming and upcoming.problem:
+        st.warning(_next_input_problem_text(upcoming), icon=":material/warning:")
+    elif upcoming:
+        st.caption(_next_input_text(upcoming, publication))
+    clicked = st.button(
+        "Rerun ELT", disabled=not admin or busy or bool(upcoming and upcoming.problem),
+        help="Runs the pipeline on `ELT_INPUT` (or the bundled sample) and publishes what it builds.",
+    )
     if clicked and _is_admin() and not data.run_is_in_progress():  # checked again on the server
         st.session_state.pop("elt_outcome", None)
         _follow(rerun.start(data.environment_input(), data.database_url()))
@@ -156,12 +165,16 @@ def _follow(job: rerun.Job) -> None:
 
 
 @st.fragment(run_every=WATCH_SECONDS)
-def _watch_for_runs(shown_run: int | None) -> None:
-    """Draws nothing. Every few seconds, notices a run started elsewhere (from the command line, another server) or
-    data published since the page was drawn, and then draws the whole app again: the sidebar follows the run, the
-    pages show the new data. An embedded database stopped on purpose is left stopped (a page view starts it)."""
+def _watch_for_runs(shown_run: int | None, shown_input: rerun.NextInput | None) -> None:
+    """Draws nothing. Every few seconds, notices a run started elsewhere (from the command line, another server),
+    data published since the page was drawn, or the file a rerun reads arriving, changing or going (`shown_input`,
+    when the sidebar names it), and then draws the whole app again: the sidebar follows the run or names the file as
+    it is now, the pages show the new data. An embedded database stopped on purpose is left stopped (a page view
+    starts it)."""
     if data.embedded_stopped() or rerun.current_job():
         return  # a run this session started has its own status, which an app-wide rerun would draw without spinner
+    if shown_input is not None and rerun.next_input(data.environment_input()) != shown_input:
+        st.rerun()
     try:
         if data.run_is_in_progress():
             st.rerun()
@@ -196,6 +209,34 @@ def run_in_progress_text(run: data.RunInProgress) -> str:
     origins = {"app": "from the dashboard", "cli": "from the command line"}
     origin = origins.get(run.triggered_by, f"by {as_text(str(run.triggered_by))}")
     return f"Run {run.run_id}, started {origin}, is in its **{run.stage}** stage after {formats.duration(seconds)}."
+
+
+def _next_input_text(upcoming: rerun.NextInput, publication: Publication | None) -> str:
+    """Which file a rerun reads, how big and how recent it is, and whether it is the file the data shown came from."""
+    text = f"A rerun reads **{as_text(upcoming.name)}**"
+    if upcoming.size is not None:
+        text += f" ({formats.file_size(upcoming.size)}, saved {age(upcoming.modified)})"
+    if upcoming.is_sample:
+        text += ", the bundled sample"
+    if publication and publication.input_path == upcoming.path:
+        if upcoming.modified:
+            changed = "changed" if upcoming.modified > publication.published_at else "unchanged"
+            text += f", {changed} since run {publication.run_id} read it."
+        else:  # remote storage: no time to compare
+            text += f", as run {publication.run_id} did."
+    elif publication:
+        text += f"; the data shown came from {as_text(formats.file_name(publication.input_path))}."
+    else:
+        text += "."
+    if upcoming.is_sample:
+        text += " Set `ELT_INPUT` to read an export instead."
+    return text
+
+
+def _next_input_problem_text(upcoming: rerun.NextInput) -> str:
+    """Why a rerun would fail at once, in the run's own words, and what to do."""
+    return (f"A rerun would fail: {as_text(upcoming.problem or '')}. "
+            "Put a good export there, or point `ELT_INPUT` at one.")
 
 
 def _running_stage(lines: list[str]) -> str:

@@ -15,11 +15,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
 
-from elt.config import PROJECT_ROOT, load_settings
+from dashboard import formats
+from elt.config import PROJECT_ROOT, SAMPLE_PATH, load_settings
+from elt.errors import InputError
+from elt.input_file import absolute_input, check_input, input_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,43 @@ def check_password(given: str) -> tuple[bool, str]:
     attempts.record_failure()
     logger.warning("wrong data-team password entered")
     return False, "That is not the data-team password."
+
+
+@dataclass(frozen=True)
+class NextInput:
+    """The input a rerun from the app would read, as it is on disk now."""
+
+    path: str  # absolute, as the run log will name it
+    is_sample: bool  # no ELT_INPUT: the bundled sample
+    problem: str | None  # the run's own one-line error about the file's start; None when the run would start
+    size: int | None  # bytes in its files; None for remote storage or a missing file
+    modified: datetime | None  # when its newest file was last written
+
+    @property
+    def name(self) -> str:
+        """The file's (or folder's) name, without its directory."""
+        return formats.file_name(self.path)
+
+
+def next_input(configured: str | None) -> NextInput:
+    """What a rerun would read (`configured`, else the bundled sample), checked as the run first checks it: only
+    the start of each file is read, so this is cheap enough for every page view."""
+    path = absolute_input(configured or str(SAMPLE_PATH))
+    try:
+        check_input(path)
+        problem = None
+    except InputError as exc:
+        problem = str(exc)
+    except OSError as exc:  # e.g. not readable by the app's user
+        problem = f"cannot read input ({exc.strerror or type(exc).__name__}): {path}"
+    files = input_fingerprint(path)
+    if not files:  # remote storage, or gone
+        return NextInput(path, not configured, problem, None, None)
+    newest = max(modified_ns for _, _, modified_ns in files)
+    return NextInput(
+        path, not configured, problem, sum(size for _, size, _ in files),
+        datetime.fromtimestamp(newest / 1e9, timezone.utc),
+    )
 
 
 @dataclass

@@ -22,7 +22,7 @@ from dashboard.audience import AudienceFilter
 from elt import db, pipeline
 from elt.lock import RUN_LOCK_KEY
 from elt.config import PROJECT_ROOT
-from tests.conftest import FIXTURES
+from tests.conftest import CONTRACT_HEADER as EXPORT_CONTRACT_HEADER, FIXTURES
 from tests.harness import app_test as _app, command_line_run_in_progress
 
 SIDEBAR_ONLY = str(PROJECT_ROOT / "tests" / "apps" / "sidebar_only.py")
@@ -369,6 +369,84 @@ def _check_progress_names_the_stage_in_progress(at: AppTest, url: str) -> None:
                 job.process.send_signal(signal.SIGCONT)
             time.sleep(0.05)
     pytest.fail("the run never got past its start")
+
+
+def _sidebar_caption(at: AppTest, start: str) -> str:
+    """The one sidebar caption that starts with `start`, as read (Markdown's escapes and no-break spaces removed)."""
+    captions = [caption.value.replace("\\", "").replace("\u00a0", " ") for caption in at.sidebar.caption]
+    found = [caption for caption in captions if caption.startswith(start)]
+    assert len(found) == 1, captions
+    return found[0]
+
+
+def _export(path, size: int):
+    """An orders export of exactly `size` bytes: the contract's header and good February orders (the last one's
+    product category as long as it takes)."""
+    def order(number: int, category: str) -> str:
+        return f"A-{number},2024-02-14T10:00:00Z,C-{number},c{number}@example.nl,Ann,,NL,{category},1,10.00,completed,true\n"
+
+    text, number = ",".join(EXPORT_CONTRACT_HEADER) + "\n", 1
+    while size - len(text) > 300:
+        text, number = text + order(number, "flowers"), number + 1
+    text += order(number, "x" * (size - len(text) - len(order(number, ""))))
+    path.write_text(text, encoding="utf-8")
+    assert path.stat().st_size == size
+    return path
+
+
+def test_the_sidebar_names_the_file_a_rerun_reads_and_whether_it_changed(published, monkeypatch, settings, spark, tmp_path):
+    monkeypatch.delenv("ELT_INPUT", raising=False)
+    at = _app(published, monkeypatch, script=SIDEBAR_ONLY)
+    assert re.fullmatch(
+        r"A rerun reads \*\*orders_sample\.csv\*\* \(\d\.\d MB, saved .+\), the bundled sample; the data shown came "
+        r"from orders_app\.csv\. Set `ELT_INPUT` to read an export instead\.",
+        _sidebar_caption(at, "A rerun reads"),
+    )
+    # An export that is not the one the data shown came from.
+    export = _export(tmp_path / "orders_export.csv", 2500)
+    at = _app(published, monkeypatch, script=SIDEBAR_ONLY, ELT_INPUT=str(export))
+    assert _sidebar_caption(at, "A rerun reads") == (
+        "A rerun reads **orders_export.csv** (2.5 kB, saved just now); the data shown came from orders_app.csv."
+    )
+    # Once a run has read it: unchanged; then the export is written again: changed.
+    pipeline.run(settings, str(export), report=lambda line: None, spark=spark)
+    at.run()
+    assert _sidebar_caption(at, "A rerun reads") == (
+        "A rerun reads **orders_export.csv** (2.5 kB, saved just now), unchanged since run 2 read it."
+    )
+    _export(export, 3000)
+    at.run()
+    assert _sidebar_caption(at, "A rerun reads") == (
+        "A rerun reads **orders_export.csv** (3.0 kB, saved just now), changed since run 2 read it."
+    )
+    assert not _button(at, "Rerun ELT").disabled
+
+
+@pytest.mark.reliability(
+    "Hostile input", "Rerun ELT pointed (`ELT_INPUT`) at an export that is missing, empty or separated by semicolons",
+    "refused before it starts: the sidebar quotes the run's own one line (`A rerun would fail: input file not found: "
+    "<path>`) and the button stays disabled until a good file is there",
+)
+@pytest.mark.parametrize(("content", "problem"), [
+    (None, "input file not found: {path}"),
+    ("", "input file is empty (no header row): {path}"),
+    ("order_id;ordered_at;customer_id\n1;2024-02-14T10:00:00Z;C-1\n", "input is semicolon-separated, the orders contract needs commas: {path}"),
+], ids=["missing", "empty", "semicolons"])
+def test_a_rerun_that_would_fail_at_once_is_refused_before_it_starts(published, monkeypatch, tmp_path, content, problem):
+    export = tmp_path / "orders_export.csv"
+    if content is not None:
+        export.write_text(content, encoding="utf-8")
+    at = _app(published, monkeypatch, script=SIDEBAR_ONLY, ELT_INPUT=str(export))
+    (warning,) = at.sidebar.warning
+    assert warning.value.replace("\\", "") == (
+        f"A rerun would fail: {problem.format(path=export)}. Put a good export there, or point `ELT_INPUT` at one."
+    )
+    assert _button(at, "Rerun ELT").disabled
+    _export(export, 2500)  # the export arrives
+    at.run()
+    assert not at.sidebar.warning
+    assert _sidebar_caption(at, "A rerun reads").startswith("A rerun reads **orders_export.csv** (2.5 kB")
+    assert not _button(at, "Rerun ELT").disabled
 
 
 def test_new_publish_shows_on_next_view_without_clearing_caches(published, monkeypatch, settings, spark):

@@ -41,6 +41,15 @@ def test_durations_read_at_a_glance():
     ]
 
 
+def test_file_sizes_read_as_a_file_manager_shows_them():
+    sizes = (0, 1, 999, 1000, 2500, 999_949, 999_999, 2_940_169, 117_690_468, 1_176_937_279, 3_200_000_000_000)
+    assert [formats.file_size(size).replace("\u00a0", " ") for size in sizes] == [
+        "0 bytes", "1 byte", "999 bytes", "1.0 kB", "2.5 kB", "999.9 kB", "1.0 MB", "2.9 MB", "117.7 MB", "1.2 GB",
+        "3.2 TB",
+    ]
+    assert " " not in formats.file_size(2500)  # number and unit are never split over two lines
+
+
 def test_default_audience_file_name():
     assert export_file_name(MARTS["february"], AudienceFilter(), TODAY) == "customers_february_2026-11-26.csv"
 

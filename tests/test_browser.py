@@ -46,14 +46,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _export_path(tmp_path: Path) -> Path:
+    """Where the served app's Rerun ELT expects the orders export."""
+    return tmp_path / "exports" / "orders_small.csv"
+
+
 @pytest.fixture
 def app_url(settings, spark, database_url, tmp_path):
     """The real app served on localhost over a database with the app fixture published."""
     pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
     port = _free_port()
-    # Rerun ELT reads ELT_INPUT: the small fixture, with its rejects allowed.
-    env = {**os.environ, "DATABASE_URL": database_url, "ELT_INPUT": str(FIXTURES / "orders_small.csv"),
-           "ELT_MAX_REJECT_SHARE": "0.5"}
+    # Rerun ELT reads ELT_INPUT: a copy of the small fixture where exports arrive, with its rejects allowed.
+    export = _export_path(tmp_path)
+    export.parent.mkdir()
+    shutil.copyfile(FIXTURES / "orders_small.csv", export)
+    env = {**os.environ, "DATABASE_URL": database_url, "ELT_INPUT": str(export), "ELT_MAX_REJECT_SHARE": "0.5"}
     env.pop("ELT_ADMIN_PASSWORD", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -152,6 +159,8 @@ def test_data_team_reruns_the_elt_from_the_sidebar(app_url, page):
     purchases = page.get_by_test_id("stMetric").filter(has_text="Purchases").get_by_test_id("stMetricValue")
     expect(purchases).to_have_text("6", timeout=30_000)  # orders_app.csv: six purchases
     sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text("A rerun reads orders_small.csv")
+    expect(sidebar).to_contain_text("the data shown came from orders_app.csv")
     sidebar.get_by_role("button", name="Rerun ELT").click()
     # While the run goes on: a status with a spinner, named after the run's stage and its seconds so far.
     status = sidebar.get_by_test_id("stExpander").locator("summary")
@@ -165,6 +174,26 @@ def test_data_team_reruns_the_elt_from_the_sidebar(app_url, page):
     expect(sidebar.get_by_test_id("stAlert")).to_contain_text("Run 2 succeeded")
     expect(purchases).to_have_text("9")  # orders_small.csv: nine purchases
     expect(sidebar.get_by_role("button", name="Rerun ELT")).to_be_enabled()
+    expect(sidebar).to_contain_text("unchanged since run 2 read it")
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_the_sidebar_notices_the_export_going_and_arriving_without_a_click(app_url, tmp_path, page):
+    export = _export_path(tmp_path)
+    page.goto(app_url)
+    sidebar = page.get_by_test_id("stSidebar")
+    rerun_button = sidebar.get_by_role("button", name="Rerun ELT")
+    expect(sidebar).to_contain_text("A rerun reads orders_small.csv", timeout=30_000)
+    expect(rerun_button).to_be_enabled()
+    # Nobody touches the page from here on: the sidebar's look every 5 s finds the file gone, then back.
+    export.rename(tmp_path / "elsewhere.csv")
+    warning = sidebar.get_by_test_id("stAlert")
+    expect(warning).to_contain_text(f"A rerun would fail: input file not found: {export}", timeout=15_000)
+    expect(rerun_button).to_be_disabled()
+    (tmp_path / "elsewhere.csv").rename(export)
+    expect(sidebar).to_contain_text("A rerun reads orders_small.csv", timeout=15_000)
+    expect(warning).to_have_count(0)
+    expect(rerun_button).to_be_enabled()
     assert page.get_by_test_id("stException").count() == 0
 
 

@@ -272,7 +272,10 @@ def test_the_secret_is_never_shown_logged_or_passed_on(published, monkeypatch, t
     monkeypatch.setattr(rerun.subprocess, "Popen", recording_popen)
     caplog.set_level(logging.DEBUG)
     data_dir = tmp_path / "data"
-    at = _app(published, monkeypatch, script=SIDEBAR_ONLY, ELT_DATA_DIR=str(data_dir), ELT_INPUT="/nowhere/orders.csv",
+    # A run that fails soon: the file starts well (so the button is enabled) but a Latin-1 byte follows.
+    export = tmp_path / "orders.csv"
+    export.write_bytes(b"order_id,first_name\nA-1,J\xfcrgen\n")
+    at = _app(published, monkeypatch, script=SIDEBAR_ONLY, ELT_DATA_DIR=str(data_dir), ELT_INPUT=str(export),
               **{SECRET_NAME: secret})
     _unlock(at, secret[:-1])
     _unlock(at, secret)
@@ -283,11 +286,12 @@ def test_the_secret_is_never_shown_logged_or_passed_on(published, monkeypatch, t
         at.run()
         time.sleep(0.25)
     at.run()
-    assert at.sidebar.error[0].value.startswith("The run failed: input file not found: /nowhere/orders.csv")
+    failure = "input is not UTF-8: byte 0xFC on line 2"
+    assert at.sidebar.error[0].value.startswith(f"The run failed: {failure}"), at.sidebar.error[0].value
 
     assert len(started) == 1 and SECRET_NAME not in started[0]
     logs = [path.read_text(errors="replace") for path in data_dir.rglob("*") if path.is_file()]
-    assert logs and "input file not found: /nowhere/orders.csv" in "".join(logs)
+    assert logs and failure in "".join(logs)
     exposed = {
         "page": _page_text(at), "URL": str(dict(at.query_params)), "Python logs": caplog.text,
         "log files": "".join(logs), "session": str(at.session_state),
