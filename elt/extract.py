@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import re
 from functools import reduce
 from typing import Callable
 
@@ -14,6 +15,7 @@ from pyspark.errors import AnalysisException
 
 from elt.contract import check_header
 from elt.errors import InputError, first_line
+from elt.input_file import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +47,21 @@ _REBUILD_OPTIONS = {
 }
 # How one line of a record that swallowed others is read: as Spark's line reader reads a line.
 LINE_OPTIONS = {"quote": '"', "escape": '"', "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}
+HADOOP_GLOB = re.compile(r"([\\*?\[\]{}])")  # what Spark (Hadoop's globbing) reads as a pattern in a path
+
+
+def spark_path(path: str) -> str:
+    """A local input's path as Spark must be given it to read that file and nothing else. Spark expands
+    `* ? [ ] { } \\` in every path it reads as a pattern: `orders [final].csv` would not be found, and `orders*.csv`
+    would read `orders1.csv` beside it too. Escaped, each is the character itself. A remote path is left as it is
+    (there a pattern is the user's to write; a local one the input checks have already refused as not found)."""
+    return HADOOP_GLOB.sub(r"\\\1", path) if local_path(path) is not None else path
 
 
 def read_header(spark: SparkSession, path: str) -> list[str]:
     """The header row's column names as written in the file, after checking them against the contract."""
     try:
-        first = spark.read.options(**CSV_OPTIONS).option("header", "false").csv(path).first()
+        first = spark.read.options(**CSV_OPTIONS).option("header", "false").option("multiLine", "false").csv(spark_path(path)).first()
     except AnalysisException as exc:
         raise InputError(f"cannot read input {path}: {first_line(exc)}") from None
     if first is None:
@@ -85,7 +96,7 @@ def read_orders(spark: SparkSession, path: str, header: list[str], *, multi_line
         .option("header", "true")
         .option("enforceSchema", "false")  # every file's header must match the first one's, by position
         .schema(schema)
-        .csv(path)
+        .csv(spark_path(path))
     )
     blank = F.col(CORRUPT_COLUMN).isNotNull() & F.col(CORRUPT_COLUMN).rlike(BLANK_LINE)
     names = check_header(header)

@@ -6,6 +6,7 @@ contract, not from the implementation.
 from __future__ import annotations
 
 import random
+from urllib.parse import unquote
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,24 @@ def test_header_name_with_spaces_is_read_or_refused_with_input_error(spark: Spar
     (text,) = read_orders(spark, path, names).collect()
 
     assert text["email"] == "ann@example.nl"
+
+
+@pytest.mark.reliability(
+    "Hostile input", "an export whose file name holds `[ ] { } * ? \\` (`orders [final].csv`, `orders*.csv`)",
+    "read as the file it names, whole, and nothing else (Spark would take the name as a pattern: `Path does not "
+    "exist`, or `orders*.csv` loading `orders1.csv` beside it too)",
+)
+@pytest.mark.parametrize("name", ["orders [final].csv", "orders {2024}.csv", "orders*.csv", "orders?.csv", "back\\slash.csv"])
+@pytest.mark.parametrize("quoted_break", [False, True], ids=["line by line", "multi-line"])
+def test_a_file_is_read_as_named_even_when_its_name_holds_glob_characters(
+    spark: SparkSession, tmp_path: Path, name: str, quoted_break: bool
+) -> None:
+    first = GOOD_LINE.replace("books", '"two\nlines"') if quoted_break else GOOD_LINE
+    path = _write(tmp_path / name, [",".join(HEADER), first, LAST_LINE])
+    _write(tmp_path / "orders1.csv", [",".join(HEADER), SECOND_LINE])  # what the name would match as a pattern
+    rows = _read(spark, path)
+    assert sorted(rows) == ["E-1", "E-5"]
+    assert {unquote(row["source_file"].rsplit("/", 1)[-1]) for row in rows.values()} == {name}
 
 
 def test_existing_file_passes_the_input_check(tmp_path: Path) -> None:
