@@ -10,7 +10,7 @@ st.caption("Customers who bought for Valentine's (February) and Christmas (Decem
 publication = frame.require_data()
 
 st.info(
-    f"Data from **{formats.file_name(publication.input_path)}**, published {frame.age(publication.published_at)} "
+    f"Data from **{frame.as_text(formats.file_name(publication.input_path))}**, published {frame.age(publication.published_at)} "
     f"({publication.published_at:%Y-%m-%d %H:%M} UTC, run {publication.run_id})."
 )
 numbers = data.headline(publication.run_id)

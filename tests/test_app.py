@@ -56,7 +56,7 @@ def test_overview_shows_freshness_and_headline_numbers(published, monkeypatch):
         "February audience": "4 customers",
         "December audience": "1 customers",
     }
-    assert "orders_app.csv" in at.info[0].value and "published just now" in at.info[0].value
+    assert "orders\\_app.csv" in at.info[0].value and "published just now" in at.info[0].value  # _ escaped
     assert any("3 of them opted in" in caption.value for caption in at.caption)
 
 

@@ -403,6 +403,25 @@ def test_markup_from_the_data_is_shown_as_text(published, monkeypatch):
 
 
 @pytest.mark.reliability(
+    "Security", "an export whose file name holds Markdown (`[click](evil.example) **Stars** <b>.csv`)",
+    "shown as written where the app names the file: the overview's freshness line and the sidebar's line on the file "
+    "a rerun reads",
+)
+def test_a_file_name_with_markup_is_shown_as_text(settings, spark, database_url, monkeypatch, tmp_path):
+    name = "[click](evil.example) **Stars** <b>.csv"
+    export = tmp_path / name
+    export.write_bytes(Path(APP_INPUT).read_bytes())
+    pipeline.run(replace(settings, data_dir=tmp_path / "data"), str(export), spark=spark, report=lambda line: None)
+    at = _app(database_url, monkeypatch, ELT_INPUT=str(export))
+    quoted = at.info[0].value.split("Data from **", 1)[1].split("**, published", 1)[0]
+    assert _markup_left(quoted) == [] and re.sub(r"\\(.)", r"\1", quoted) == name
+    at = _app(database_url, monkeypatch, script=SIDEBAR_ONLY, fresh=False, ELT_INPUT=str(export))
+    (line,) = [caption.value for caption in at.sidebar.caption if caption.value.startswith("A rerun reads")]
+    quoted = line.split("A rerun reads **", 1)[1].split("** (", 1)[0]
+    assert _markup_left(quoted) == [] and re.sub(r"\\(.)", r"\1", quoted) == name
+
+
+@pytest.mark.reliability(
     "Security", "a search for a name containing Markdown (the search text is echoed in the page's caption)",
     "the caption shows the search text as written, not as markup",
 )
