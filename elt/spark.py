@@ -92,6 +92,11 @@ def _builder(session_class, settings: Settings, java_options: str, archive_optio
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Local files through Hadoop's raw file system, not its checksumming one, which looks for a ".<name>.crc"
+        # beside every file it reads and builds that name as a URI: a file named with a colon (a time,
+        # `orders 2024-12-01T10:00.csv`) failed with "Relative path in absolute URI". It also wrote a .crc beside
+        # every staged file (stage of 1M orders, three alternating pairs: 16.2-17.1 s against 17.0-17.7 s).
+        .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
     )
 
 

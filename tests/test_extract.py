@@ -179,13 +179,16 @@ def test_header_name_with_spaces_is_read_or_refused_with_input_error(spark: Spar
 
 
 @pytest.mark.reliability(
-    "Hostile input", "an export whose file name holds `[ ] { } * ? \\` (`orders [final].csv`, `orders*.csv`)",
+    "Hostile input", "an export whose file name holds `[ ] { } * ? \\` or a colon (`orders [final].csv`, `orders*.csv`, "
+    "`orders 10:00.csv`)",
     "read as the file it names, whole, and nothing else (Spark would take the name as a pattern: `Path does not "
-    "exist`, or `orders*.csv` loading `orders1.csv` beside it too)",
+    "exist`, or `orders*.csv` loading `orders1.csv` beside it too; Hadoop's checksum lookup refused a colon)",
 )
-@pytest.mark.parametrize("name", ["orders [final].csv", "orders {2024}.csv", "orders*.csv", "orders?.csv", "back\\slash.csv"])
+@pytest.mark.parametrize(
+    "name", ["orders [final].csv", "orders {2024}.csv", "orders*.csv", "orders?.csv", "back\\slash.csv", "orders 10:00.csv"]
+)
 @pytest.mark.parametrize("quoted_break", [False, True], ids=["line by line", "multi-line"])
-def test_a_file_is_read_as_named_even_when_its_name_holds_glob_characters(
+def test_a_file_is_read_as_named_even_when_its_name_holds_glob_characters_or_a_colon(
     spark: SparkSession, tmp_path: Path, name: str, quoted_break: bool
 ) -> None:
     first = GOOD_LINE.replace("books", '"two\nlines"') if quoted_break else GOOD_LINE
