@@ -32,7 +32,7 @@ run: venv $(SAMPLE) ## Everything for a newcomer: venv, database, ELT on the sam
 	@$(MAKE) --no-print-directory app
 
 elt: venv ## Run the ELT once (INPUT=path/to/orders.csv, default: the sample)
-	@$(PY) -m elt run --input "$${INPUT:-$(SAMPLE)}"  # from the environment: a path with spaces, quotes or $ stays one argument
+	@$(PY) -m elt run --input "$${INPUT:-$(SAMPLE)}"  # from the environment: a path with spaces, brackets or quotes stays one argument
 
 test: venv ## Run the whole test suite (real Spark, real PostgreSQL)
 	$(PY) -m pytest

@@ -61,7 +61,10 @@ def spark_path(path: str) -> str:
 def read_header(spark: SparkSession, path: str) -> list[str]:
     """The header row's column names as written in the file, after checking them against the contract."""
     try:
-        first = spark.read.options(**CSV_OPTIONS).option("header", "false").option("multiLine", "false").csv(spark_path(path)).first()
+        # Line by line: a multi-line read without a schema lists the files again through Hadoop, by their resolved
+        # paths unescaped, so a name holding `[` or `{` was not found. The contract's names hold no line break.
+        reader = spark.read.options(**CSV_OPTIONS).option("header", "false").option("multiLine", "false")
+        first = reader.csv(spark_path(path)).first()
     except AnalysisException as exc:
         raise InputError(f"cannot read input {path}: {first_line(exc)}") from None
     if first is None:
