@@ -58,12 +58,29 @@ def check_input(path: str) -> None:
         raise InputError(f"input file not found: {path}")
     if not (local.is_file() or local.is_dir()):
         raise InputError(f"input is not a regular file or directory: {path}")
-    if local.is_dir() and not any(child.is_file() for child in local.iterdir()):
-        raise InputError(f"input directory has no files: {path}")
+    if local.is_dir():
+        _check_directory(local, path)
     if local.is_file() and _is_blank(local):
         raise InputError(f"input file is empty (no header row): {path}")
     for file in _text_files(_data_files(local)):
         _check_head(file)
+
+
+def _check_directory(local: Path, path: str) -> None:
+    """A directory input must hold files Spark reads, and no subdirectory with more in it: Spark reads only the
+    files directly in the directory, so those of a visible subdirectory would be left out without a word."""
+    children = sorted(local.iterdir())
+    if not any(child.is_file() for child in children):
+        raise InputError(f"input directory has no files: {path}")
+    if not _data_files(local):
+        raise InputError(f"input directory has no files a run reads (it skips names that start with . or _): {path}")
+    for child in children:
+        if child.is_dir() and not child.name.startswith(SPARK_HIDDEN_PREFIXES) and _holds_visible(child):
+            raise InputError(f"input directory has a subdirectory, whose files a run would not read: {child}")
+
+
+def _holds_visible(directory: Path) -> bool:
+    return any(not child.name.startswith(SPARK_HIDDEN_PREFIXES) for child in directory.iterdir())
 
 
 def scan_input(path: str) -> bool:

@@ -335,6 +335,28 @@ def test_a_directory_may_have_records_spanning_lines_when_one_of_its_files_may(t
     assert inspect_input(str(tmp_path / "spanning")) is True
 
 
+def test_a_directory_is_read_for_its_own_visible_files_only_so_one_with_a_subdirectory_of_more_is_refused(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    directory = tmp_path / "exports"
+    directory.mkdir()
+    _write(directory / "a.csv", [",".join(HEADER), GOOD_LINE])
+    (directory / "later").mkdir()  # empty: nothing in it to leave out
+    (directory / "_temporary").mkdir()  # hidden, like the files in it: Spark skips them
+    _write(directory / "_temporary" / "part-0.csv", [",".join(HEADER), SECOND_LINE])
+    _write(directory / ".a.csv.crc", ["crc"])
+
+    assert sorted(_read(spark, str(directory))) == ["E-1"]
+
+    (directory / "2024").mkdir()
+    _write(directory / "2024" / "b.csv", [",".join(HEADER), LAST_LINE])
+    schema_read = read_orders(spark, str(directory), read_header(spark, str(directory)), multi_line=False)
+    assert sorted(row["order_id"] for row in schema_read.collect()) == ["E-1"]  # b.csv's E-5 would be lost
+    with pytest.raises(InputError) as caught:
+        check_input(str(directory))
+    assert str(caught.value) == f"input directory has a subdirectory, whose files a run would not read: {directory}/2024"
+
+
 def test_a_stray_quote_costs_one_row_when_every_line_balances_its_quotes(spark: SparkSession, tmp_path: Path) -> None:
     # The first name A"n holds a stray quote and the last name opens a quote it never closes on its line: two quotes.
     stray = 'E-2,2024-02-14T19:22:05Z,C-2,bob@example.nl,A"n,"n,NL,books,1,1.50,completed,true'

@@ -198,6 +198,18 @@ def _directory_with_a_legacy_file(directory: Path) -> str:
     return str(directory / "exports")
 
 
+def _directory_of_hidden_files(directory: Path) -> str:
+    write(directory / "exports" / "_SUCCESS", "")
+    write(directory / "exports" / ".orders.csv.crc", b"crc\x00")
+    return str(directory / "exports")
+
+
+def _directory_with_a_subdirectory(directory: Path) -> str:
+    write(directory / "exports" / "orders_2025.csv", csv_text(good_lines(3, "A")))
+    write(directory / "exports" / "2024" / "orders_2024.csv", csv_text(good_lines(3, "B")))
+    return str(directory / "exports")
+
+
 def _named_pipe(directory: Path) -> str:
     os.mkfifo(directory / "orders.csv")
     return str(directory / "orders.csv")
@@ -211,6 +223,24 @@ PATH_FAILURES = [
     pytest.param(
         _empty_directory, "error: input directory has no files: {path}",
         marks=hostile("a directory with no files", "fails: input directory has no files: <path>"), id="empty-directory",
+    ),
+    pytest.param(
+        _directory_of_hidden_files,
+        "error: input directory has no files a run reads (it skips names that start with . or _): {path}",
+        marks=hostile(
+            "a directory holding only hidden files (`_SUCCESS`, `.crc`)",
+            "fails: input directory has no files a run reads (it skips names that start with . or _): <path>",
+        ),
+        id="directory-of-hidden-files",
+    ),
+    pytest.param(
+        _directory_with_a_subdirectory,
+        "error: input directory has a subdirectory, whose files a run would not read: {path}/2024",
+        marks=hostile(
+            "a directory of exports with a subdirectory of more exports",
+            "fails: input directory has a subdirectory, whose files a run would not read: <directory>/2024",
+        ),
+        id="directory-with-subdirectory",
     ),
     pytest.param(
         _directory_with_a_legacy_file,
