@@ -208,9 +208,9 @@ def dashboard_queries() -> dict[str, dict[str, float]]:
         "audience: search 'van'": lambda: data.audience_summary.__wrapped__(version, "december", AudienceFilter(search="van")),
         "orders by month": lambda: data.orders_by_month.__wrapped__(version),
         "pipeline: run history": lambda: data.run_history.__wrapped__(),
-        "pipeline: rejects": lambda: data.latest_rejects.__wrapped__(version),
-        "pipeline: reject count": lambda: data.reject_count.__wrapped__(version),
-        "pipeline: rejects by reason": lambda: data.reject_reasons.__wrapped__(version),
+        "pipeline: rejects": lambda: data.latest_rejects.__wrapped__(data.RejectedRows(version)),
+        "pipeline: reject count": lambda: data.reject_count.__wrapped__(data.RejectedRows(version)),
+        "pipeline: rejects by reason": lambda: data.reject_reasons.__wrapped__(data.RejectedRows(version)),
         "sidebar: run in progress": lambda: data.run_in_progress(),
     }
     return {name: latencies(call, QUERY_REPEAT) for name, call in calls.items()}

@@ -36,6 +36,26 @@ MISSING_SCHEMA = "3F000"
 PUBLISHED_RUN = "select run_id from mrt.publication"
 REJECTS_SHOWN = 200
 REJECTS_ORDER = "reject_reason, order_id"
+PUBLISHED_REJECTS = "raw.orders_rejected"
+REFUSED_REJECTS = "meta.refused_rejects"
+
+
+@dataclass(frozen=True)
+class RejectedRows:
+    """One run's rejected rows: the published run's are in the raw layer; those of a run refused for too many
+    rejects (which published nothing) in `meta.refused_rejects`. Hashable: the reads below are cached on it."""
+
+    run_id: int
+    refused: bool = False
+
+    @property
+    def table(self) -> str:
+        return REFUSED_REJECTS if self.refused else PUBLISHED_REJECTS
+
+    @property
+    def version(self) -> int | None:
+        """The published run to check a read against (a refused run's rows do not change with a publish)."""
+        return None if self.refused else self.run_id
 
 
 class Unavailable(Exception):
@@ -314,15 +334,15 @@ def audience_csv(slug: str, audience: AudienceFilter, time_zone: str, semicolons
     return _csv(export, params, ";" if semicolons else ",")
 
 
-def rejects_csv() -> bytes:
-    """Every row the published run rejected, with its reasons, as a CSV file for spreadsheets (as `audience_csv`:
-    the records are the input's own text, so formula-looking cells are neutralised too)."""
+def rejects_csv(rows: RejectedRows) -> bytes:
+    """Every row the run rejected, with its reasons, as a CSV file for spreadsheets (as `audience_csv`: the
+    records are the input's own text, so formula-looking cells are neutralised too)."""
     export = (
         f"select {_neutralised('order_id')} as order_id, {_neutralised('reject_reason')} as reject_reason, "
         f"{_neutralised('raw_record')} as raw_record, {_neutralised('source_file')} as source_file "
-        f"from raw.orders_rejected order by {REJECTS_ORDER}"
+        f"from {rows.table} where run_id = %(run_id)s order by {REJECTS_ORDER}"
     )
-    return _csv(export, {"formula_start": FORMULA_START}, ",")
+    return _csv(export, {"formula_start": FORMULA_START, "run_id": rows.run_id}, ",")
 
 
 def _csv(select: str, params: dict, delimiter: str) -> bytes:
@@ -362,31 +382,41 @@ def run_history(limit: int = 50) -> pd.DataFrame | None:
 
 
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
-def latest_rejects(version: int, limit: int = REJECTS_SHOWN) -> pd.DataFrame:
-    """The first `limit` rejected rows of the published run, with their reasons."""
+def latest_rejects(rows: RejectedRows, limit: int = REJECTS_SHOWN) -> pd.DataFrame:
+    """The first `limit` rejected rows of the run, with their reasons."""
     return _fetch(
-        "select order_id, reject_reason, raw_record, source_file from raw.orders_rejected "
+        f"select order_id, reject_reason, raw_record, source_file from {rows.table} where run_id = %(run_id)s "
         f"order by {REJECTS_ORDER} limit %(limit)s",
-        {"limit": limit},
-        version=version,
+        {"run_id": rows.run_id, "limit": limit},
+        version=rows.version,
     )
 
 
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
-def reject_count(version: int) -> int:
-    """How many rows the published run rejected."""
-    return int(_fetch("select count(*) from raw.orders_rejected", version=version).iloc[0, 0])
+def reject_count(rows: RejectedRows) -> int:
+    """How many rows the run rejected."""
+    count = _fetch(f"select count(*) from {rows.table} where run_id = %(run_id)s", {"run_id": rows.run_id}, version=rows.version)
+    return int(count.iloc[0, 0])
 
 
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
-def reject_reasons(version: int) -> pd.DataFrame:
-    """How many of the published run's rejected rows each rule rejected (a row may break several: "rule: detail; …")."""
+def reject_reasons(rows: RejectedRows) -> pd.DataFrame:
+    """How many of the run's rejected rows each rule rejected (a row may break several: "rule: detail; …")."""
     return _fetch(
         "select substring(reason from '^[^:]+') as reason, count(*) as rows "
-        "from raw.orders_rejected, unnest(string_to_array(reject_reason, '; ')) as reason "
+        f"from {rows.table}, unnest(string_to_array(reject_reason, '; ')) as reason where run_id = %(run_id)s "
         "group by 1 order by 2 desc, 1",
-        version=version,
+        {"run_id": rows.run_id},
+        version=rows.version,
     )
+
+
+@st.cache_data(ttl=RUNS_TTL, show_spinner=False)
+def refused_run() -> int | None:
+    """The run whose rejected rows `meta.refused_rejects` keeps (the newest one refused for too many rejects), if
+    any (short ttl: a refused run publishes nothing, so the published run does not say when it changes)."""
+    rows = _fetch_or_empty(f"select max(run_id) from {REFUSED_REJECTS}")
+    return None if rows is None or rows.iloc[0, 0] is None or pd.isna(rows.iloc[0, 0]) else int(rows.iloc[0, 0])
 
 
 def forget_run_history() -> None:
@@ -453,3 +483,8 @@ def clear_caches() -> None:
 def environment_input() -> str | None:
     """The input file a rerun from the app reads (ELT_INPUT), or None for the bundled sample."""
     return os.environ.get("ELT_INPUT") or None
+
+
+def business_time_zone() -> str:
+    """The business time zone the ELT is configured with (what a page uses before any run has published one)."""
+    return load_settings().business_time_zone

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from elt import build, class_archive, db, runlog
+from elt import build, class_archive, db, refused, runlog
 from elt.config import SAMPLE_PATH, Settings
 from elt.errors import DataTestFailed, EltError, InputError, TooManyRejects, first_line
 from elt.extract import read_header, read_orders
@@ -160,11 +160,25 @@ class _Run:
                 read, rejects, duplicates = staged.read, staged.rejected, staged.duplicates
                 self.stats.rows_read, self.stats.rows_rejected, self.stats.rows_duplicate = read, rejects, duplicates
                 check_reject_share(read, rejects, self.settings.max_reject_share, top)
+            except TooManyRejects as refusal:
+                kept = self.keep_refused(refusal, staged)
+                shutil.rmtree(directory, ignore_errors=True)
+                raise kept from None
             except BaseException:
                 shutil.rmtree(directory, ignore_errors=True)
                 raise
             said.append(f"{read:,} rows read · {rejects:,} rejected · {duplicates:,} exact duplicates dropped")
         return staged, top
+
+    def keep_refused(self, refusal: TooManyRejects, staged: Staged) -> TooManyRejects:
+        """Keep a refused run's rejected rows for the data team (`elt.refused`); the refusal, saying so when they
+        were kept. Failing to keep them must not hide why the run failed: then the refusal as it was."""
+        try:
+            kept = refused.keep(self.url, self.run_id, staged.files(REJECTED), REJECT_COLUMNS)
+        except Exception:  # noqa: BLE001 - the run fails for its rejects either way
+            logger.warning("could not keep the refused run's rejected rows", exc_info=True)
+            return refusal
+        return TooManyRejects(f"{refusal}; its {kept:,} rejected rows are kept for the Data pipeline page ({refused.TABLE})")
 
     def load(self, staged: Staged) -> None:
         """COPY the staged accepted and rejected rows into the staging raw layer, a few files in parallel."""

@@ -1,8 +1,11 @@
-"""Data pipeline: the run history from the run log and the latest rejected rows, for the data team.
+"""Data pipeline: the run history from the run log and the latest rejected rows, for the data team: the published
+run's, and those of a newer run refused for too many rejects (it published nothing; its rows say what broke).
 
 While a run is in progress (from this app, another server or the command line), the history redraws itself every
 few seconds and says which stage the run is in; when the run ends, the whole page is drawn again.
 """
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -13,7 +16,7 @@ FOLLOW_SECONDS = 2.0
 frame.use_app_navigation()
 
 st.title("Data pipeline")
-st.caption("Every ELT run, newest first, and the rows the latest published run rejected.")
+st.caption("Every ELT run, newest first, and the rows the latest runs rejected.")
 
 
 def _history(following: bool) -> None:
@@ -79,14 +82,11 @@ except data.Unavailable:
 # run, stops the whole page as before.
 (st.fragment(_history, run_every=FOLLOW_SECONDS) if in_progress else _history)(in_progress)
 
-st.subheader("Rejected rows of the published run")
-publication = frame.require_data()
-total = data.reject_count(publication.run_id)
-if not total:
-    st.success("The published run rejected no rows.")
-else:
+def _rejects(rows: data.RejectedRows, download_name: str) -> None:
+    """A run's rejected rows: how many each rule rejected, the first of them, and a download of every one."""
+    total = data.reject_count(rows)
     st.dataframe(
-        data.reject_reasons(publication.run_id),
+        data.reject_reasons(rows),
         column_config={
             "reason": st.column_config.TextColumn("Rule"),
             "rows": st.column_config.NumberColumn("Rows", format=formats.COUNT_COLUMN),
@@ -94,7 +94,7 @@ else:
         hide_index=True,
         placeholder=formats.MISSING,
     )
-    rejects = data.latest_rejects(publication.run_id)
+    rejects = data.latest_rejects(rows)
     shown = f"All {total:,}" if total == len(rejects) else f"The first {len(rejects):,} of {total:,}"
     st.caption(f"{shown} rejected rows, by reason and order id. The download has every one.")
     st.dataframe(
@@ -109,12 +109,39 @@ else:
         placeholder=formats.MISSING,
         width="stretch",
     )
-    today = formats.today(publication.business_time_zone)
     st.download_button(
         f"Download {total:,} rejected rows as CSV",
-        data=data.rejects_csv,
-        file_name=f"rejected_rows_run_{publication.run_id}_{today.isoformat()}.csv",
+        data=functools.partial(data.rejects_csv, rows),
+        file_name=download_name,
         mime="text/csv",
         on_click="ignore",
         icon=":material/download:",
+        key=f"rejects_{rows.table}",
     )
+
+
+try:
+    refused = data.refused_run()
+    publication = data.publication()
+except data.Unavailable:
+    refused = publication = None  # the history above says what is wrong
+# A run refused for too many rejects publishes nothing; its rows are shown until a later run publishes.
+if refused is not None and (publication is None or refused > publication.run_id):
+    st.subheader(f"Rejected rows of run {refused}, which was refused")
+    kept = "The dashboard still shows the last good data" if publication else "Nothing has been published yet"
+    st.warning(
+        f"Run {refused} rejected more of its rows than the pipeline allows and published nothing: a broken export. "
+        f"{kept}. These rows say what to fix before the next run.",
+        icon=":material/report:",
+    )
+    business_zone = publication.business_time_zone if publication else data.business_time_zone()
+    _rejects(data.RejectedRows(refused, refused=True),
+             f"rejected_rows_refused_run_{refused}_{formats.today(business_zone).isoformat()}.csv")
+
+st.subheader("Rejected rows of the published run")
+publication = frame.require_data()
+if not data.reject_count(data.RejectedRows(publication.run_id)):
+    st.success("The published run rejected no rows.")
+else:
+    today = formats.today(publication.business_time_zone)
+    _rejects(data.RejectedRows(publication.run_id), f"rejected_rows_run_{publication.run_id}_{today.isoformat()}.csv")

@@ -207,13 +207,73 @@ def test_data_pipeline_page_counts_every_reject_and_its_download_has_them_all(pu
     assert at.get("download_button")[0].label == "Download 206 rejected rows as CSV"
 
     monkeypatch.setenv("DATABASE_URL", published)
-    rows = _rows(data.rejects_csv())
+    rows = _rows(data.rejects_csv(data.RejectedRows(int(at.dataframe[0].value.run_id[0]))))
     assert rows[0] == ["order_id", "reject_reason", "raw_record", "source_file"]
     by_id = {row[0]: row for row in rows[1:]}
     assert len(rows) == 207 and set(by_id) == {f"B{i:03}" for i in range(205)} | {"'=X1"}
     assert by_id["B007"][1:3] == ["quantity is not a whole number: 'many'", bad[7]]
     assert by_id["'=X1"][2] == "'" + formula  # the record as read, neutralised for spreadsheets
     assert by_id["B007"][3].endswith("orders_many_rejects.csv")
+
+
+def _refused_run(settings, spark, tmp_path) -> tuple[str, list[str]]:
+    """Run the ELT on an export of 10 good orders and 3 whose quantity is no number: 23 % rejected, over the default
+    5 %, so the run is refused. Returns the file's path and its bad lines."""
+    header = ",".join(EXPORT_CONTRACT_HEADER)
+    good = [f"G{i},2024-02-1{i}T10:00:00Z,C{i},c{i}@example.com,Ann,Smit,NL,flowers,1,10.00,completed,true" for i in range(10)]
+    bad = [f"B{i},2024-02-10T10:00:00Z,D{i},d{i}@example.com,Bob,Smit,NL,flowers,{word},10.00,completed,true"
+           for i, word in enumerate(["one", "two", "three"])]
+    path = tmp_path / "orders_broken.csv"
+    path.write_text("\n".join([header, *good, *bad]) + "\n")
+    with pytest.raises(pipeline.TooManyRejects):
+        pipeline.run(settings, str(path), report=lambda line: None, spark=spark)
+    return str(path), bad
+
+
+def test_data_pipeline_page_shows_the_rows_of_a_refused_run_until_a_later_run_publishes(
+    published, monkeypatch, settings, spark, tmp_path
+):
+    path, bad = _refused_run(settings, spark, tmp_path)
+
+    at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+    runs = at.dataframe[0].value
+    refused_run, published_run = int(runs.run_id[0]), int(runs.run_id[1])
+    assert [header.value for header in at.main.subheader] == [
+        f"Rejected rows of run {refused_run}, which was refused", "Rejected rows of the published run",
+    ]
+    assert at.main.warning[0].value.startswith(f"Run {refused_run} rejected more of its rows than the pipeline allows")
+    assert "The dashboard still shows the last good data" in at.main.warning[0].value
+    _, reasons, shown = at.dataframe  # the run history, then the refused run's rules and rows
+    assert list(zip(reasons.value.reason, reasons.value.rows)) == [("quantity is not a whole number", 3)]
+    assert sorted(shown.value.order_id) == ["B0", "B1", "B2"]
+    assert [button.label for button in at.get("download_button")] == ["Download 3 rejected rows as CSV"]
+    assert any("rejected no rows" in success.value for success in at.success)  # the published run's
+    monkeypatch.setenv("DATABASE_URL", published)
+    rows = _rows(data.rejects_csv(data.RejectedRows(refused_run, refused=True)))
+    source = f"file:{path}"  # as Spark names the file it read
+    assert rows[1:] == [  # by reason, then order id
+        ["B0", "quantity is not a whole number: 'one'", bad[0], source],
+        ["B2", "quantity is not a whole number: 'three'", bad[2], source],
+        ["B1", "quantity is not a whole number: 'two'", bad[1], source],
+    ]
+    assert refused_run > published_run
+
+    pipeline.run(settings, str(FIXTURES / "orders_app.csv"), report=lambda line: None, spark=spark)
+    data.refused_run.clear()
+    at = _app(published, monkeypatch, page="pages/data_pipeline.py")
+    assert [header.value for header in at.main.subheader] == ["Rejected rows of the published run"]
+    assert not at.main.warning
+
+
+def test_a_refused_first_run_shows_its_rows_though_nothing_is_published(database_url, monkeypatch, settings, spark,
+                                                                      tmp_path):
+    _refused_run(settings, spark, tmp_path)
+
+    at = _app(database_url, monkeypatch, page="pages/data_pipeline.py")
+    assert [header.value for header in at.main.subheader][0].startswith("Rejected rows of run ")
+    assert "Nothing has been published yet" in at.main.warning[0].value
+    assert [button.label for button in at.get("download_button")] == ["Download 3 rejected rows as CSV"]
+    assert "No data has been published yet" in at.main.info[0].value
 
 
 def test_data_pipeline_page_names_the_stage_of_a_run_in_progress_and_marks_a_dead_one(published, monkeypatch):

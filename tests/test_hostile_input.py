@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from elt import pipeline
+from elt import db, pipeline
 from elt.config import Settings
 from elt.errors import EltError, InputError, TooManyRejects
 from tests.conftest import fresh_database, one_error_line, query, run_elt
@@ -506,16 +506,48 @@ def test_rejected_share_up_to_the_threshold_publishes(settings: Settings, spark,
 
 
 @hostile("rejected share just over the threshold (51 of 1,000)",
-         "fails: 51 of 1,000 rows rejected (5.1%), more than the allowed 5.0%: this looks like a broken export, …")
+         "fails: 51 of 1,000 rows rejected (5.1%), more than the allowed 5.0%: this looks like a broken export, …; "
+         "its 51 rejected rows are kept for the Data pipeline page")
 def test_rejected_share_just_over_the_threshold_fails(served: Served, spark, tmp_path: Path) -> None:
     error = run_fails(served, spark, _with_bad_quantities(tmp_path, 51))
 
     expected = (
         "51 of 1,000 rows rejected (5.1%), more than the allowed 5.0%: this looks like a broken export, "
-        "nothing was published (most common: 51 × quantity is not a whole number)"
+        "nothing was published (most common: 51 × quantity is not a whole number); its 51 rejected rows are kept "
+        "for the Data pipeline page (meta.refused_rejects)"
     )
     assert isinstance(error, TooManyRejects) and error.exit_code == 3
     assert str(error) == expected
+    assert_failed_and_kept(served, expected)
+    # The refused run's rows, for the data team to see what broke: every bad one, with its record as read.
+    (refused_run,) = query(served.url, "select max(run_id) from meta.elt_runs")[0]
+    kept = query(served.url, "select order_id, reject_reason, raw_record, run_id from meta.refused_rejects")
+    assert sorted(row[0] for row in kept) == sorted(f"RB-{number}" for number in range(51))
+    assert {(row[1], row[3]) for row in kept} == {("quantity is not a whole number: 'two'", refused_run)}
+    assert all(row[2] == order_line(row[0], quantity="two") for row in kept)
+
+
+def _execute(url: str, statements: str) -> None:
+    with db.connection(url) as conn, conn.cursor() as cur:
+        cur.execute(statements)
+        conn.commit()
+
+
+@hostile("a refused run whose rejected rows cannot be kept (a view named meta.refused_rejects in the way)",
+         "fails with the refusal's own line (51 of 1,000 rows rejected …); the published data stays")
+def test_a_refusal_whose_rows_cannot_be_kept_still_fails_with_its_reason(served: Served, spark, tmp_path: Path) -> None:
+    # Something else of that name that the run cannot replace (a view: "drop table" refuses it) breaks the keeping.
+    _execute(served.url, "drop table if exists meta.refused_rejects; create view meta.refused_rejects as select 1 as run_id")
+    try:
+        error = run_fails(served, spark, _with_bad_quantities(tmp_path, 51))
+    finally:
+        _execute(served.url, "drop view meta.refused_rejects")
+
+    expected = (
+        "51 of 1,000 rows rejected (5.1%), more than the allowed 5.0%: this looks like a broken export, "
+        "nothing was published (most common: 51 × quantity is not a whole number)"
+    )
+    assert isinstance(error, TooManyRejects) and str(error) == expected
     assert_failed_and_kept(served, expected)
 
 
