@@ -82,6 +82,7 @@ except data.Unavailable:
 # run, stops the whole page as before.
 (st.fragment(_history, run_every=FOLLOW_SECONDS) if in_progress else _history)(in_progress)
 
+
 def _rejects(rows: data.RejectedRows, download_name: str) -> None:
     """A run's rejected rows: how many each rule rejected, the first of them, and a download of every one."""
     total = data.reject_count(rows)
