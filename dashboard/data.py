@@ -395,7 +395,9 @@ def latest_rejects(rows: RejectedRows, limit: int = REJECTS_SHOWN) -> pd.DataFra
 @st.cache_data(ttl=DATA_TTL, show_spinner=False)
 def reject_count(rows: RejectedRows) -> int:
     """How many rows the run rejected."""
-    count = _fetch(f"select count(*) from {rows.table} where run_id = %(run_id)s", {"run_id": rows.run_id}, version=rows.version)
+    count = _fetch(
+        f"select count(*) from {rows.table} where run_id = %(run_id)s", {"run_id": rows.run_id}, version=rows.version
+    )
     return int(count.iloc[0, 0])
 
 

@@ -178,7 +178,8 @@ class _Run:
         except Exception:  # noqa: BLE001 - the run fails for its rejects either way
             logger.warning("could not keep the refused run's rejected rows", exc_info=True)
             return refusal
-        return TooManyRejects(f"{refusal}; its {kept:,} rejected rows are kept for the Data pipeline page ({refused.TABLE})")
+        where = f"the Data pipeline page ({refused.TABLE})"
+        return TooManyRejects(f"{refusal}; its {kept:,} rejected rows are kept for {where}")
 
     def load(self, staged: Staged) -> None:
         """COPY the staged accepted and rejected rows into the staging raw layer, a few files in parallel."""
