@@ -121,6 +121,16 @@ def _rejects(rows: data.RejectedRows, download_name: str) -> None:
     )
 
 
+def _share(run_id: int) -> str:
+    """How many of a run's rows it rejected, as the run log has it ("20 of its 200 rows (10.0%)")."""
+    runs = data.run_history()
+    run = runs[runs.run_id == run_id] if runs is not None else pd.DataFrame()
+    if run.empty or pd.isna(run.rows_read.iloc[0]) or not run.rows_read.iloc[0]:
+        return "more of its rows"
+    read, rejected = int(run.rows_read.iloc[0]), int(run.rows_rejected.iloc[0])
+    return f"{rejected:,} of its {read:,} rows ({rejected / read:.1%})"
+
+
 try:
     refused = data.refused_run()
     publication = data.publication()
@@ -131,8 +141,8 @@ if refused is not None and (publication is None or refused > publication.run_id)
     st.subheader(f"Rejected rows of run {refused}, which was refused")
     kept = "The dashboard still shows the last good data" if publication else "Nothing has been published yet"
     st.warning(
-        f"Run {refused} rejected more of its rows than the pipeline allows and published nothing: a broken export. "
-        f"{kept}. These rows say what to fix before the next run.",
+        f"Run {refused} rejected {_share(refused)}, more than the pipeline allows, and published nothing: a broken "
+        f"export. {kept}. These rows say what to fix before the next run.",
         icon=":material/report:",
     )
     business_zone = publication.business_time_zone if publication else data.business_time_zone()

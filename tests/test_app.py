@@ -241,7 +241,9 @@ def test_data_pipeline_page_shows_the_rows_of_a_refused_run_until_a_later_run_pu
     assert [header.value for header in at.main.subheader] == [
         f"Rejected rows of run {refused_run}, which was refused", "Rejected rows of the published run",
     ]
-    assert at.main.warning[0].value.startswith(f"Run {refused_run} rejected more of its rows than the pipeline allows")
+    assert at.main.warning[0].value.startswith(
+        f"Run {refused_run} rejected 3 of its 13 rows (23.1%), more than the pipeline allows, and published nothing"
+    )
     assert "The dashboard still shows the last good data" in at.main.warning[0].value
     _, reasons, shown = at.dataframe  # the run history, then the refused run's rules and rows
     assert list(zip(reasons.value.reason, reasons.value.rows)) == [("quantity is not a whole number", 3)]
