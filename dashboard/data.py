@@ -418,7 +418,7 @@ def refused_run() -> int | None:
     """The run whose rejected rows `meta.refused_rejects` keeps (the newest one refused for too many rejects), if
     any (short ttl: a refused run publishes nothing, so the published run does not say when it changes)."""
     rows = _fetch_or_empty(f"select max(run_id) from {REFUSED_REJECTS}")
-    return None if rows is None or rows.iloc[0, 0] is None or pd.isna(rows.iloc[0, 0]) else int(rows.iloc[0, 0])
+    return None if rows is None or pd.isna(rows.iloc[0, 0]) else int(rows.iloc[0, 0])
 
 
 def forget_run_history() -> None:

@@ -44,6 +44,11 @@ def require_data() -> Publication:
         st.error(f"{sentence(str(exc))} The dashboard needs PostgreSQL: check `DATABASE_URL` or start the database "
                  "(`make db`).")
         st.stop()
+    return require_published(publication)
+
+
+def require_published(publication: Publication | None) -> Publication:
+    """`require_data` for a page that has already read the publication."""
     if publication is None:
         st.info(f"No data has been published yet: the ELT has not run on this database. {HOW_TO_RUN}")
         st.stop()

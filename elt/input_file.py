@@ -72,15 +72,16 @@ def _check_directory(local: Path, path: str) -> None:
     children = sorted(local.iterdir())
     if not any(child.is_file() for child in children):
         raise InputError(f"input directory has no files: {path}")
-    if not _data_files(local):
+    if not any(child.is_file() and _visible(child) for child in children):
         raise InputError(f"input directory has no files a run reads (it skips names that start with . or _): {path}")
     for child in children:
-        if child.is_dir() and not child.name.startswith(SPARK_HIDDEN_PREFIXES) and _holds_visible(child):
+        if child.is_dir() and _visible(child) and any(_visible(inner) for inner in child.iterdir()):
             raise InputError(f"input directory has a subdirectory, whose files a run would not read: {child}")
 
 
-def _holds_visible(directory: Path) -> bool:
-    return any(not child.name.startswith(SPARK_HIDDEN_PREFIXES) for child in directory.iterdir())
+def _visible(path: Path) -> bool:
+    """Whether Spark reads this entry of a directory it is given (it skips names starting with . or _)."""
+    return not path.name.startswith(SPARK_HIDDEN_PREFIXES)
 
 
 def scan_input(path: str) -> bool:
@@ -118,9 +119,7 @@ def _data_files(local: Path) -> list[Path]:
     """The files Spark reads for a local input: the file itself, or a directory's visible files."""
     if local.is_file():
         return [local]
-    return sorted(
-        child for child in local.iterdir() if child.is_file() and not child.name.startswith(SPARK_HIDDEN_PREFIXES)
-    )
+    return sorted(child for child in local.iterdir() if child.is_file() and _visible(child))
 
 
 def _is_blank(path: Path) -> bool:

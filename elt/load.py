@@ -45,16 +45,21 @@ def _shares(files: list[Path], count: int) -> list[list[Path]]:
     return [group for group in groups if group]
 
 
+def copy_paths(cur, statement: str, files: list[Path]) -> int:
+    """Stream each file through a COPY statement in 1 MiB chunks; return the number of rows copied."""
+    rows = 0
+    for path in files:
+        with path.open("rb") as handle:
+            cur.copy_expert(statement, handle, size=CHUNK_BYTES)
+        rows += cur.rowcount
+    return rows
+
+
 def _copy_share(url: str, table: str, child: str, columns: Iterable[str], files: list[Path]) -> int:
     """Create `child` shaped like `table` and COPY the files into it, in one transaction."""
-    rows = 0
-    statement = copy_statement(child, columns)
     with db.connection(url, application_name=APPLICATION_NAME) as conn, conn.cursor() as cur:
         cur.execute(f"create table {child} (like {table} including all)")
-        for path in files:
-            with path.open("rb") as handle:
-                cur.copy_expert(statement, handle, size=CHUNK_BYTES)
-            rows += cur.rowcount
+        rows = copy_paths(cur, copy_statement(child, columns), files)
         conn.commit()
     return rows
 

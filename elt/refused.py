@@ -6,7 +6,7 @@ from pathlib import Path
 
 from elt import db
 from elt.config import PROJECT_ROOT
-from elt.load import CHUNK_BYTES, copy_statement
+from elt.load import copy_paths, copy_statement
 
 TABLE = "meta.refused_rejects"
 SCHEMA_SQL = PROJECT_ROOT / "sql" / "meta" / "refused_rejects.sql"
@@ -15,16 +15,11 @@ SCHEMA_SQL = PROJECT_ROOT / "sql" / "meta" / "refused_rejects.sql"
 def keep(url: str, run_id: int, files: list[Path], columns: tuple[str, ...]) -> int:
     """Replace the kept rows with this run's (the staged rejects: COPY-ready CSV of `columns`) in one transaction,
     so a reader sees the previous refused run's rows or this one's, never a mix; return how many were kept."""
-    rows = 0
     with db.connection(url, application_name="elt-refused") as conn, conn.cursor() as cur:
         cur.execute(f"drop table if exists {TABLE}")
         cur.execute(SCHEMA_SQL.read_text())
         cur.execute(f"alter table {TABLE} alter column run_id set default %s", (run_id,))
-        statement = copy_statement(TABLE, columns)
-        for path in files:
-            with path.open("rb") as handle:
-                cur.copy_expert(statement, handle, size=CHUNK_BYTES)
-            rows += cur.rowcount
+        rows = copy_paths(cur, copy_statement(TABLE, columns), files)
         cur.execute(f"alter table {TABLE} alter column run_id drop default")
         conn.commit()
     return rows

@@ -132,10 +132,9 @@ def _share(run_id: int) -> str:
 
 
 try:
-    refused = data.refused_run()
-    publication = data.publication()
+    refused, publication = data.refused_run(), data.publication()
 except data.Unavailable:
-    refused = publication = None  # the history above says what is wrong
+    refused, publication = None, frame.require_data()  # says the database cannot be reached, and stops
 # A run refused for too many rejects publishes nothing; its rows are shown until a later run publishes.
 if refused is not None and (publication is None or refused > publication.run_id):
     st.subheader(f"Rejected rows of run {refused}, which was refused")
@@ -150,7 +149,7 @@ if refused is not None and (publication is None or refused > publication.run_id)
              f"rejected_rows_refused_run_{refused}_{formats.today(business_zone).isoformat()}.csv")
 
 st.subheader("Rejected rows of the published run")
-publication = frame.require_data()
+publication = frame.require_published(publication)
 if not data.reject_count(data.RejectedRows(publication.run_id)):
     st.success("The published run rejected no rows.")
 else:
